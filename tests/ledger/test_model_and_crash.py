@@ -1,0 +1,336 @@
+"""The ledger against an in-memory model (hypothesis stateful), under 32 threads, and after SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection, connections
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from okwallet.ledger.models import Account, Transfer
+from okwallet.ledger.selectors import ledger_verify
+from okwallet.ledger.services import (
+    TransferIn,
+    account_close,
+    account_create,
+    transfer_create,
+    transfers_create,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = [f"k{i}" for i in range(12)]
+
+
+class Model:
+    """The rules, written again as plainly as possible."""
+
+    def __init__(self, flags):
+        self.flags = flags  # id -> "dm" | "cm" | ""
+        self.bal = {a: [0, 0, 0, 0] for a in flags}  # dp, dpo, cp, cpo
+        self.closed = set()
+        self.transfers = {}  # key -> dict
+        self.resolved = {}  # pending key -> kind
+
+    def apply(self, t: TransferIn) -> str:
+        if t.kind in ("post", "void"):
+            p = self.transfers.get(t.pending_key)
+            if p is None:
+                return "pending_transfer_not_found"
+            if p["kind"] != "pending":
+                return "pending_transfer_not_pending"
+            e = self.transfers.get(t.key)
+            if e is not None:
+                if e["kind"] != t.kind:
+                    return "exists_with_different_kind"
+                if e.get("pending") != t.pending_key:
+                    return "exists_with_different_pending_id"
+                if t.amount_fen is not None and t.amount_fen != e["amount"]:
+                    return "exists_with_different_amount"
+                return "exists"
+            if t.kind == "void" and t.amount_fen is not None and t.amount_fen != p["amount"]:
+                return "pending_transfer_has_different_amount"
+            if t.kind == "post" and t.amount_fen is not None and t.amount_fen > p["amount"]:
+                return "exceeds_pending_transfer_amount"
+            if t.pending_key in self.resolved:
+                return {"post": "pending_transfer_already_posted", "void": "pending_transfer_already_voided"}[
+                    self.resolved[t.pending_key]
+                ]
+            if t.kind == "post" and p["dr"] in self.closed:
+                return "debit_account_already_closed"
+            if t.kind == "post" and p["cr"] in self.closed:
+                return "credit_account_already_closed"
+            amount = t.amount_fen if (t.kind == "post" and t.amount_fen is not None) else p["amount"]
+            self.bal[p["dr"]][0] -= p["amount"]
+            self.bal[p["cr"]][2] -= p["amount"]
+            if t.kind == "post":
+                self.bal[p["dr"]][1] += amount
+                self.bal[p["cr"]][3] += amount
+            self.resolved[t.pending_key] = t.kind
+            self.transfers[t.key] = {"kind": t.kind, "amount": amount, "pending": t.pending_key}
+            return "ok"
+        if t.debit_account_id == t.credit_account_id:
+            return "accounts_must_be_different"
+        if t.amount_fen <= 0:
+            return "amount_must_be_positive"
+        e = self.transfers.get(t.key)
+        if e is not None:
+            if e["kind"] != t.kind:
+                return "exists_with_different_kind"
+            if e["dr"] != t.debit_account_id:
+                return "exists_with_different_debit_account_id"
+            if e["cr"] != t.credit_account_id:
+                return "exists_with_different_credit_account_id"
+            if e["amount"] != t.amount_fen:
+                return "exists_with_different_amount"
+            return "exists"
+        dr, cr = self.bal[t.debit_account_id], self.bal[t.credit_account_id]
+        if t.debit_account_id in self.closed:
+            return "debit_account_already_closed"
+        if t.credit_account_id in self.closed:
+            return "credit_account_already_closed"
+        if self.flags[t.debit_account_id] == "dm" and dr[0] + dr[1] + t.amount_fen > dr[3]:
+            return "exceeds_credits"
+        if self.flags[t.credit_account_id] == "cm" and cr[2] + cr[3] + t.amount_fen > cr[1]:
+            return "exceeds_debits"
+        pending = t.kind == "pending"
+        dr[0 if pending else 1] += t.amount_fen
+        cr[2 if pending else 3] += t.amount_fen
+        self.transfers[t.key] = {
+            "kind": t.kind,
+            "amount": t.amount_fen,
+            "dr": t.debit_account_id,
+            "cr": t.credit_account_id,
+        }
+        return "ok"
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        with connection.cursor() as cur:  # one statement each: resolutions reference their pendings
+            cur.execute("DELETE FROM ledger_transfer")
+            cur.execute("DELETE FROM ledger_account")
+        accs = [
+            (account_create(code="equity"), ""),
+            (account_create(code="wallet", debits_must_not_exceed_credits=True), "dm"),
+            (account_create(code="wallet", debits_must_not_exceed_credits=True), "dm"),
+            (account_create(code="clearing", credits_must_not_exceed_debits=True), "cm"),
+        ]
+        self.ids = [a.pk for a, _f in accs]
+        self.model = Model({a.pk: f for a, f in accs})
+
+    def _check(self, t: TransferIn, got: str):
+        want = self.model.apply(t)
+        assert got == want, (t, got, want)
+
+    @rule(
+        data=st.data(),
+        kind=st.sampled_from(["single", "single", "pending"]),
+        key=st.sampled_from(KEYS),
+        amount=st.integers(-1, 400),
+        batch=st.booleans(),
+    )
+    def transfer(self, data, kind, key, amount, batch):
+        dr = data.draw(st.sampled_from(self.ids))
+        cr = data.draw(st.sampled_from(self.ids))
+        t = TransferIn(
+            key=key, debit_account_id=dr, credit_account_id=cr, amount_fen=amount, code="t", kind=kind
+        )
+        single = {k: v for k, v in t.__dict__.items() if k != "linked"}
+        got = (transfers_create(transfers=[t])[0] if batch else transfer_create(**single)).result
+        self._check(t, got)
+
+    @rule(
+        kind=st.sampled_from(["post", "void"]),
+        key=st.sampled_from(KEYS),
+        pending=st.sampled_from(KEYS),
+        amount=st.one_of(st.none(), st.integers(1, 400)),
+        batch=st.booleans(),
+    )
+    def resolve(self, kind, key, pending, amount, batch):
+        t = TransferIn(key=key, kind=kind, pending_key=pending, amount_fen=amount)
+        got = (
+            transfers_create(transfers=[t])[0]
+            if batch
+            else transfer_create(key=key, kind=kind, pending_key=pending, amount_fen=amount)
+        ).result
+        self._check(t, got)
+
+    @rule(data=st.data())
+    def linked_pair(self, data):
+        """Two linked transfers: both apply or neither."""
+        a, b = data.draw(st.sampled_from(self.ids)), data.draw(st.sampled_from(self.ids))
+        k1, k2 = data.draw(st.sampled_from(KEYS)), data.draw(st.sampled_from(KEYS))
+        x, y = data.draw(st.integers(1, 300)), data.draw(st.integers(1, 300))
+        t1 = TransferIn(key=k1, debit_account_id=a, credit_account_id=b, amount_fen=x, code="t", linked=True)
+        t2 = TransferIn(key=k2, debit_account_id=b, credit_account_id=a, amount_fen=y, code="t")
+        results = [r.result for r in transfers_create(transfers=[t1, t2])]
+        import copy
+
+        snapshot = copy.deepcopy(self.model.__dict__)
+        r1 = self.model.apply(t1)
+        r2 = self.model.apply(t2) if r1 in ("ok", "exists") else None
+        if r1 not in ("ok", "exists"):
+            want = [r1, "linked_event_failed"]
+            self.model.__dict__.update(snapshot)
+        elif r2 not in ("ok", "exists"):
+            want = ["linked_event_failed", r2]
+            self.model.__dict__.update(snapshot)
+        else:
+            want = [r1, r2]
+        assert results == want, (t1, t2, results, want)
+
+    @precondition(lambda self: len(self.model.closed) < 2)
+    @rule(data=st.data())
+    def close(self, data):
+        a = data.draw(st.sampled_from(self.ids[1:]))
+        account_close(account_id=a)
+        self.model.closed.add(a)
+
+    @invariant()
+    def balances_match_the_model(self):
+        for acc in Account.objects.filter(pk__in=self.ids):
+            assert [
+                acc.debits_pending,
+                acc.debits_posted,
+                acc.credits_pending,
+                acc.credits_posted,
+            ] == self.model.bal[acc.pk]
+
+    @invariant()
+    def ledger_verifies(self):
+        assert ledger_verify().clean
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ledger_behaves_like_the_model():
+    run_state_machine_as_test(
+        LedgerMachine,
+        settings=settings(
+            max_examples=int(os.environ.get("LEDGER_MODEL_EXAMPLES", "25")),
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_32_threads_on_hot_accounts_lose_nothing_and_never_deadlock():
+    operator = account_create(code="equity", ref="hot:op")
+    hot = [
+        account_create(code="wallet", ref=f"hot:{i}", debits_must_not_exceed_credits=True).pk
+        for i in range(3)
+    ]
+    for i, a in enumerate(hot):
+        transfer_create(
+            key=f"seed{i}", debit_account_id=operator.pk, credit_account_id=a, amount_fen=100_000, code="t"
+        )
+    errors, oks = [], []
+    lock = threading.Lock()
+
+    def writer(n: int):
+        rng = random.Random(n)
+        mine = 0
+        try:
+            for j in range(40):
+                a, b = rng.sample(hot, 2)
+                if j % 5 == 4:  # some batches touching the same hot accounts in other orders
+                    items = [
+                        TransferIn(
+                            key=f"t{n}-{j}-{k}",
+                            debit_account_id=x,
+                            credit_account_id=y,
+                            amount_fen=7,
+                            code="t",
+                        )
+                        for k, (x, y) in enumerate([(a, b), (b, a), (a, b)])
+                    ]
+                    mine += sum(r.created for r in transfers_create(transfers=items))
+                else:
+                    mine += transfer_create(
+                        key=f"t{n}-{j}",
+                        debit_account_id=a,
+                        credit_account_id=b,
+                        amount_fen=rng.randint(1, 50),
+                        code="t",
+                    ).created
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            with lock:
+                errors.append(repr(exc))
+        finally:
+            connections.close_all()
+        with lock:
+            oks.append(mine)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    made = Transfer.objects.exclude(key__startswith="seed").count()
+    assert made == sum(oks) == 32 * (32 + 8 * 3)
+    total = sum(Account.objects.get(pk=a).balance_fen for a in hot)
+    assert total == 300_000  # moved around, never created or lost
+    assert ledger_verify().clean
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("batch", [1, 200])
+def test_sigkill_mid_load_leaves_a_consistent_ledger(batch):
+    from okwallet.ledger.management.commands.ledger_soak import soak_accounts
+
+    soak_accounts(20)
+    name = connection.settings_dict["NAME"]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "okwallet.settings_test"}
+    connection.close()
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "manage.py"),
+                "ledger_soak",
+                "--child",
+                "--batch",
+                str(batch),
+                "--transfers",
+                "1000000",
+                "--seed",
+                str(s),
+                "--database-name",
+                name,
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for s in (1, 2)
+    ]
+    deadline = time.monotonic() + 60
+    while Transfer.objects.count() < 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for p in procs:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    assert Transfer.objects.count() >= 200
+    report = ledger_verify()
+    assert report.clean, report.problems

@@ -1,0 +1,322 @@
+"""Every ledger rule, on the single path (PostgreSQL function or SQLite engine) and the batch path."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import IntegrityError, transaction
+
+from okwallet.ledger.models import Account, Transfer
+from okwallet.ledger.selectors import ledger_verify
+from okwallet.ledger.services import (
+    LedgerError,
+    TransferIn,
+    account_close,
+    account_create,
+    pending_expire_due,
+    raise_for_result,
+    transfer_create,
+    transfers_create,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(params=["single", "batch"])
+def create(request):
+    """One transfer through either path; both must give the same answers."""
+    if request.param == "single":
+        return lambda **kw: transfer_create(**kw)
+
+    def via_batch(**kw):
+        return transfers_create(transfers=[TransferIn(**kw)])[0]
+
+    return via_batch
+
+
+@pytest.fixture
+def accounts():
+    operator = account_create(code="equity", ref="test:operator")
+    wallet_a = account_create(code="wallet", ref="test:a", debits_must_not_exceed_credits=True)
+    wallet_b = account_create(code="wallet", ref="test:b", debits_must_not_exceed_credits=True)
+    return operator, wallet_a, wallet_b
+
+
+def fresh(acc):
+    return Account.objects.get(pk=acc.pk)
+
+
+def test_single_transfer_moves_money_and_balances_stay_double_entry(create, accounts):
+    op, a, b = accounts
+    r = create(key="k1", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=10_000, code="deposit")
+    assert r.result == "ok" and r.transfer_id
+    r2 = create(key="k2", debit_account_id=a.pk, credit_account_id=b.pk, amount_fen=2_500, code="transfer")
+    assert r2.result == "ok"
+    assert fresh(a).available_fen == 7_500
+    assert fresh(b).balance_fen == 2_500
+    assert ledger_verify().clean
+
+
+def test_insufficient_balance_is_exceeds_credits_and_writes_nothing(create, accounts):
+    op, a, b = accounts
+    create(key="k1", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=100, code="deposit")
+    r = create(key="k2", debit_account_id=a.pk, credit_account_id=b.pk, amount_fen=101, code="transfer")
+    assert r.result == "exceeds_credits"
+    assert not Transfer.objects.filter(key="k2").exists()
+    assert fresh(a).available_fen == 100
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"key": ""}, "key_must_not_be_empty"),
+        ({"key": "x" * 65}, "key_too_long"),
+        ({"kind": "refund"}, "flags_are_mutually_exclusive"),
+        ({"amount_fen": 1.5}, "amount_not_integer"),
+        ({"amount_fen": True}, "amount_not_integer"),
+        ({"amount_fen": 0}, "amount_must_be_positive"),
+        ({"amount_fen": -5}, "amount_must_be_positive"),
+        ({"amount_fen": 10**15 + 1}, "amount_too_large"),
+        ({"amount_fen": 2**70}, "amount_too_large"),
+        ({"pending_key": "p"}, "pending_id_must_be_empty"),
+        ({"timeout_seconds": 5}, "timeout_reserved_for_pending_transfer"),
+        ({"code": ""}, "code_must_not_be_empty"),
+        ({"ledger": 0}, "ledger_must_not_be_zero"),
+        ({"debit_account_id": 9_999_999}, "debit_account_not_found"),
+        ({"credit_account_id": 9_999_999}, "credit_account_not_found"),
+        ({"ledger": 840}, "transfer_must_have_the_same_ledger_as_accounts"),
+    ],
+)
+def test_bad_input_gets_its_own_code(create, accounts, fields, code):
+    op, a, _b = accounts
+    kw = {
+        "key": "k",
+        "debit_account_id": op.pk,
+        "credit_account_id": a.pk,
+        "amount_fen": 100,
+        "code": "deposit",
+    }
+    kw.update(fields)
+    assert create(**kw).result == code
+    assert Transfer.objects.count() == 0
+
+
+def test_same_account_on_both_sides_is_rejected(create, accounts):
+    op, _a, _b = accounts
+    r = create(key="k", debit_account_id=op.pk, credit_account_id=op.pk, amount_fen=1, code="x")
+    assert r.result == "accounts_must_be_different"
+
+
+def test_currency_mismatch_is_rejected(create, accounts):
+    op, _a, _b = accounts
+    usd = account_create(code="wallet", ref="test:usd", ledger=840)
+    r = create(key="k", debit_account_id=op.pk, credit_account_id=usd.pk, amount_fen=1, code="x")
+    assert r.result == "accounts_must_have_the_same_ledger"
+
+
+def test_repeated_key_returns_the_original_and_other_fields_are_told_apart(create, accounts):
+    op, a, b = accounts
+    first = create(key="k", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=100, code="deposit")
+    again = create(key="k", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=100, code="deposit")
+    assert again.result == "exists" and again.transfer_id == first.transfer_id
+    base = {
+        "key": "k",
+        "debit_account_id": op.pk,
+        "credit_account_id": a.pk,
+        "amount_fen": 100,
+        "code": "deposit",
+    }
+    for change, code in [
+        ({"amount_fen": 200}, "exists_with_different_amount"),
+        ({"credit_account_id": b.pk}, "exists_with_different_credit_account_id"),
+        ({"debit_account_id": b.pk, "credit_account_id": a.pk}, "exists_with_different_debit_account_id"),
+        ({"code": "other"}, "exists_with_different_code"),
+        ({"kind": "pending"}, "exists_with_different_kind"),
+    ]:
+        assert create(**{**base, **change}).result == code
+    assert fresh(a).balance_fen == 100
+    assert Transfer.objects.count() == 1
+
+
+def test_closed_account_takes_no_transfers(create, accounts):
+    op, a, _b = accounts
+    account_close(account_id=a.pk)
+    r = create(key="k", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=1, code="deposit")
+    assert r.result == "credit_account_already_closed"
+    account_close(account_id=op.pk)
+    r = create(key="k", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=1, code="deposit")
+    assert r.result == "debit_account_already_closed"
+
+
+def test_pending_reserves_then_partial_post_releases_the_rest(create, accounts):
+    op, a, b = accounts
+    create(key="dep", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=1_000, code="deposit")
+    r = create(
+        key="hold", debit_account_id=a.pk, credit_account_id=b.pk, amount_fen=600, code="w", kind="pending"
+    )
+    assert r.result == "ok"
+    assert fresh(a).available_fen == 400
+    assert create(
+        key="big", debit_account_id=a.pk, credit_account_id=b.pk, amount_fen=500, code="w"
+    ).result == ("exceeds_credits")
+    assert (
+        create(key="post", kind="post", pending_key="hold", amount_fen=700).result
+        == "exceeds_pending_transfer_amount"
+    )
+    assert create(key="post", kind="post", pending_key="hold", amount_fen=450).result == "ok"
+    assert fresh(a).available_fen == 550
+    assert fresh(b).balance_fen == 450
+    assert create(key="post", kind="post", pending_key="hold", amount_fen=450).result == "exists"
+    assert create(key="post2", kind="post", pending_key="hold").result == "pending_transfer_already_posted"
+    assert create(key="void", kind="void", pending_key="hold").result == "pending_transfer_already_posted"
+    assert ledger_verify().clean
+
+
+def test_void_releases_the_reservation_once(create, accounts):
+    op, a, b = accounts
+    create(key="dep", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=1_000, code="deposit")
+    create(
+        key="hold", debit_account_id=a.pk, credit_account_id=b.pk, amount_fen=1_000, code="w", kind="pending"
+    )
+    assert fresh(a).available_fen == 0
+    assert (
+        create(key="v", kind="void", pending_key="hold", amount_fen=5).result
+        == "pending_transfer_has_different_amount"
+    )
+    assert create(key="v", kind="void", pending_key="hold").result == "ok"
+    assert fresh(a).available_fen == 1_000
+    assert create(key="v2", kind="void", pending_key="hold").result == "pending_transfer_already_voided"
+    assert create(key="p", kind="post", pending_key="hold").result == "pending_transfer_already_voided"
+    assert create(key="p", kind="post", pending_key="nope").result == "pending_transfer_not_found"
+    assert create(key="p", kind="post", pending_key="dep").result == "pending_transfer_not_pending"
+    assert create(key="p", kind="post").result == "pending_id_required"
+    assert ledger_verify().clean
+
+
+def test_post_must_match_the_pending_accounts(create, accounts):
+    op, a, b = accounts
+    create(key="dep", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=100, code="deposit")
+    create(
+        key="hold", debit_account_id=a.pk, credit_account_id=b.pk, amount_fen=100, code="w", kind="pending"
+    )
+    r = create(key="p", kind="post", pending_key="hold", debit_account_id=b.pk)
+    assert r.result == "pending_transfer_has_different_debit_account_id"
+    r = create(key="p", kind="post", pending_key="hold", credit_account_id=op.pk)
+    assert r.result == "pending_transfer_has_different_credit_account_id"
+
+
+def test_pending_with_timeout_expires_by_the_job_and_cannot_be_posted_after(create, accounts):
+    op, a, b = accounts
+    create(key="dep", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=100, code="deposit")
+    create(
+        key="hold",
+        debit_account_id=a.pk,
+        credit_account_id=b.pk,
+        amount_fen=100,
+        code="w",
+        kind="pending",
+        timeout_seconds=60,
+    )
+    assert pending_expire_due() == 0  # not due yet
+    assert create(key="x", kind="expire", pending_key="hold").result == "pending_transfer_not_expired"
+    Transfer.objects.filter(key="hold").update(
+        timeout_at=Transfer.objects.get(key="hold").timeout_at - timedelta(hours=1)
+    )
+    assert create(key="p", kind="post", pending_key="hold").result == "pending_transfer_expired"
+    assert pending_expire_due() == 1
+    assert pending_expire_due() == 0
+    assert fresh(a).available_fen == 100
+    assert create(key="p", kind="post", pending_key="hold").result == "pending_transfer_expired"
+    assert ledger_verify().clean
+
+
+def test_linked_chain_succeeds_or_fails_as_a_whole(accounts):
+    op, a, b = accounts
+    transfer_create(key="dep", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=100, code="deposit")
+    chain = [
+        TransferIn(
+            key="c1", debit_account_id=a.pk, credit_account_id=b.pk, amount_fen=60, code="t", linked=True
+        ),
+        TransferIn(key="c2", debit_account_id=a.pk, credit_account_id=b.pk, amount_fen=60, code="t"),
+        TransferIn(key="c3", debit_account_id=a.pk, credit_account_id=b.pk, amount_fen=30, code="t"),
+    ]
+    results = transfers_create(transfers=chain)
+    assert [r.result for r in results] == ["linked_event_failed", "exceeds_credits", "ok"]
+    assert fresh(a).available_fen == 70
+    assert not Transfer.objects.filter(key__in=["c1", "c2"]).exists()
+    open_chain = [
+        TransferIn(
+            key="o1", debit_account_id=a.pk, credit_account_id=b.pk, amount_fen=1, code="t", linked=True
+        )
+    ]
+    assert transfers_create(transfers=open_chain)[0].result == "linked_event_chain_open"
+    ok_chain = [
+        TransferIn(
+            key="d1", debit_account_id=a.pk, credit_account_id=b.pk, amount_fen=20, code="t", linked=True
+        ),
+        TransferIn(key="d2", debit_account_id=b.pk, credit_account_id=a.pk, amount_fen=5, code="t"),
+    ]
+    assert [r.result for r in transfers_create(transfers=ok_chain)] == ["ok", "ok"]
+    assert ledger_verify().clean
+
+
+def test_batch_resolves_a_pending_created_in_the_same_batch_and_repeats_are_exists(accounts):
+    op, a, b = accounts
+    batch = [
+        TransferIn(key="dep", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=500, code="deposit"),
+        TransferIn(
+            key="hold",
+            debit_account_id=a.pk,
+            credit_account_id=b.pk,
+            amount_fen=300,
+            code="w",
+            kind="pending",
+        ),
+        TransferIn(key="post", kind="post", pending_key="hold", amount_fen=200),
+        TransferIn(key="dep", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=500, code="deposit"),
+    ]
+    results = transfers_create(transfers=batch)
+    assert [r.result for r in results] == ["ok", "ok", "ok", "exists"]
+    assert results[3].transfer_id == results[0].transfer_id
+    assert fresh(a).available_fen == 300
+    assert [r.result for r in transfers_create(transfers=batch)] == ["exists"] * 4
+    assert ledger_verify().clean
+
+
+def test_raise_for_result_gives_an_ok_error_with_the_code(accounts):
+    op, a, b = accounts
+    r = transfer_create(key="k", debit_account_id=a.pk, credit_account_id=b.pk, amount_fen=1, code="t")
+    with pytest.raises(LedgerError) as exc:
+        raise_for_result(r)
+    assert exc.value.code == "exceeds_credits" and exc.value.http_status == 409
+
+
+def test_database_refuses_an_overdraft_even_without_the_engine(accounts):
+    _op, a, _b = accounts
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Account.objects.filter(pk=a.pk).update(debits_posted=1)
+
+
+def test_ledger_verify_reports_drift_and_exits_non_zero(accounts):
+    op, a, _b = accounts
+    transfer_create(key="k", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=100, code="deposit")
+    call_command("ledger_verify")
+    Account.objects.filter(pk=a.pk).update(credits_posted=150)
+    report = ledger_verify()
+    assert not report.clean
+    assert any("cached" in p for p in report.problems)
+    with pytest.raises(SystemExit) as exc:
+        call_command("ledger_verify")
+    assert exc.value.code == 1
+
+
+def test_ledger_verify_reports_a_transfer_to_a_missing_account(accounts):
+    from django.db import connection
+
+    op, a, _b = accounts
+    transfer_create(key="k", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=100, code="deposit")
+    with connection.cursor() as cur:
+        cur.execute("UPDATE ledger_transfer SET credit_account_id = 987654321 WHERE key = 'k'")
+    assert any("missing account" in p for p in ledger_verify().problems)

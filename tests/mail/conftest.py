@@ -1,0 +1,1 @@
+from tests.mail.dovecot import dovecot  # noqa: F401 - pytest fixture
