@@ -10,6 +10,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests check behaviour, not speed (speed lives in bench/): on a loaded CI machine one
+# example can take longer than hypothesis' 200 ms default deadline without anything being wrong.
+settings.register_profile("okwallet", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("okwallet")
 
 REQUIRE_SERVICES = os.environ.get("OKWALLET_REQUIRE_SERVICES") == "1"
 PASSWORD = "Correct-Horse-42"

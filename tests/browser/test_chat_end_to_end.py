@@ -148,3 +148,45 @@ def test_topic_choice_auto_assignment_and_an_agent_file(new_context, server, ali
         assert list(Attachment.objects.filter(ticket=ticket).values_list("filename", flat=True)) == [
             "收费标准.pdf"
         ]
+
+
+# The page's WebSocket opens 1.5 s late (a slow mobile network): the customer's clicks in that
+# time must not be lost. Injected by the browser's init-script hook, which the page's CSP allows.
+SLOW_SOCKET = """
+(() => {
+  const Real = window.WebSocket;
+  window.WebSocket = function (url, protocols) {
+    const fake = { readyState: 0, send() { throw new Error("not open yet"); }, close() {} };
+    setTimeout(() => {
+      const real = new Real(url, protocols);
+      real.onopen = (e) => {
+        fake.readyState = 1;
+        fake.send = (data) => real.send(data);
+        fake.close = (...args) => real.close(...args);
+        if (fake.onopen) fake.onopen(e);
+      };
+      real.onmessage = (e) => { if (fake.onmessage) fake.onmessage(e); };
+      real.onclose = (e) => { fake.readyState = 3; if (fake.onclose) fake.onclose(e); };
+    }, 1500);
+    return fake;
+  };
+})();
+"""
+
+
+def test_a_topic_and_talk_to_a_person_chosen_while_the_socket_connects_are_not_lost(
+    new_context, server, alice
+):
+    from okwallet.chat.models import Conversation
+
+    ctx = logged_in(new_context, server, alice)
+    ctx.add_init_script(SLOW_SOCKET)
+    customer = ctx.new_page()
+    customer.goto(server.url + "/")
+    customer.click(".okchat-launcher")
+    customer.locator(".okchat-topics button[data-topic=payments]").click()
+    customer.locator(".okchat-head .okchat-human").click()
+    customer.locator(".okchat-msg.system").filter(has_text=re.compile("充值与提现|Deposits")).wait_for()
+    customer.locator(".okchat-status").filter(has_text=re.compile("第 ?1 ?位|number 1 in")).wait_for()
+    conv = Conversation.objects.get(customer=alice)
+    assert conv.queue == "payments" and conv.status == "queued"

@@ -20,6 +20,9 @@
   var chosen = null;  // the picker's choice before the chat exists (sent with the first frame)
   var ws = null, conv = null, status = null, lastSeq = 0, seen = {}, retry = 0, pending = {}, opened = false;
   var lastReadSent = 0, typingTimer = null, typingOn = false;
+  // What the customer asked for while the socket was still connecting (a topic, 转人工, a rating):
+  // sent as soon as it opens instead of being dropped. Messages have their own resend (pending).
+  var outbox = [];
 
   function store(key, value) { try { if (value === null) { localStorage.removeItem(key); } else { localStorage.setItem(key, value); } } catch (e) { /* private mode */ } }
   function load(key) { try { return localStorage.getItem(key); } catch (e) { return null; } }
@@ -101,6 +104,10 @@
 
   function send(frame) {
     if (ws && ws.readyState === 1) { ws.send(JSON.stringify(frame)); return true; }
+    if (frame.type !== "typing" && frame.type !== "read" && frame.type !== "message") {
+      outbox = outbox.filter(function (f) { return f.type !== frame.type; });  // the latest choice wins
+      outbox.push(frame);
+    }
     return false;
   }
 
@@ -111,7 +118,12 @@
     var known = load("okchat.conv");
     if (known) { conv = known; lastSeq = parseInt(load("okchat.last_seq." + known) || "0", 10) || 0; q += "&last_seq=" + lastSeq; }
     ws = new WebSocket(proto + "//" + location.host + "/ws/chat/?" + q, ["okwallet.chat.v1"]);
-    ws.onopen = function () { retry = 0; setStatus(""); Object.keys(pending).forEach(function (k) { send(pending[k]); }); };
+    ws.onopen = function () {
+      retry = 0; setStatus("");
+      Object.keys(pending).forEach(function (k) { send(pending[k]); });
+      var queued = outbox; outbox = [];
+      queued.forEach(send);
+    };
     ws.onmessage = function (ev) { handle(JSON.parse(ev.data)); };
     ws.onclose = function (ev) {
       if (ev.code === 4404) { store("okchat.conv", null); conv = null; lastSeq = 0; }
