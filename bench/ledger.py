@@ -8,11 +8,19 @@ What it does (two scratch databases on the server, dropped and re-created):
 
 1. Baseline: ``pgbench -i -s 10`` then ``pgbench -c 32 -j 2 -M prepared -T <s>`` (TPC-B-like).
 2. The single-transfer path (``okwallet.ledger.services.transfer_create``: one function call, one
-   round trip, autocommit) from 32 client threads, on a uniform mix (10,000 funded accounts) and
-   a hot mix (10 accounts). Posted transfers/s; rejected ones (insufficient balance) are counted
-   apart and are not throughput.
-3. The batch path (``transfers_create``, 1,000 transfers per transaction) with 1 and 2 writers.
+   round trip, autocommit) from 32 clients, on a uniform mix (10,000 funded accounts) and a hot
+   mix (10 accounts): 32 threads in this process, or ``--single-procs N`` processes of 32/N
+   threads (each its own interpreter lock). Connected before the clock starts, like pgbench.
+   Posted transfers/s; rejected ones (insufficient balance) are counted apart and are not
+   throughput.
+3. The batch path (``transfers_create``, 1,000 transfers per transaction) with 1 and 2 writers
+   (2 processes; ``--batch-threads``: 2 threads of this process); each writer's next batch is
+   built by a helper thread while the current one is in flight.
 4. ``ledger_verify`` must be clean afterwards.
+
+Like pgbench's own set-up, the ledger tables are vacuumed once after funding the accounts, and each
+measurement (pgbench's too) starts after a CHECKPOINT. The process calls ``gc.freeze()`` after set-up (as a long-lived writer would after start-up):
+otherwise the collector's full passes over Django's import-time heap cost ~7 ms per batch.
 
 Ends with ``TARGET`` lines: single uniform >= 1.0x pgbench, single hot >= 0.35x pgbench,
 batch >= 10x single (uniform).
@@ -21,7 +29,9 @@ batch >= 10x single (uniform).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
+import queue
 import random
 import re
 import subprocess
@@ -58,6 +68,7 @@ def run_pgbench(server: str, seconds: int) -> float:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    psql(server, "CHECKPOINT")
     print(f"pgbench: -c 32 -j 2 -M prepared -T {seconds} ...", flush=True)
     out = subprocess.run(
         ["pgbench", "-c", "32", "-j", "2", "-M", "prepared", "-T", str(seconds), f"{server}/{db}"],
@@ -72,6 +83,31 @@ def run_pgbench(server: str, seconds: int) -> float:
     print(f"pgbench: {tps:,.0f} tps", flush=True)
     psql(server, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
     return tps
+
+
+def settle(server: str, *, vacuum: bool = False) -> None:
+    """Before each measurement, as before pgbench's: a CHECKPOINT, so no measurement starts with
+    the previous one's dirty buffers to write (a checkpoint landing in a 20 s window halved the
+    single path once); with ``vacuum``, VACUUM ANALYZE the ledger tables, as ``pgbench -i`` does
+    its own (this server runs with autovacuum off)."""
+    db = "okw_bench_ledger"
+    if vacuum:
+        subprocess.run(
+            [
+                "psql",
+                f"{server}/{db}",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                "VACUUM ANALYZE ledger_account",
+                "-c",
+                "VACUUM ANALYZE ledger_transfer",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    psql(server, "CHECKPOINT")
 
 
 def setup_django(server: str) -> None:
@@ -121,24 +157,41 @@ def make_accounts(n: int, prefix: str, fund_fen: int) -> list[int]:
     return ids
 
 
-def run_single(ids: list[int], seconds: float, clients: int, label: str) -> tuple[float, float]:
+def _pick(random_, ids: list[int]) -> tuple[int, int, int]:
+    """Two different accounts, uniformly, and an amount of 1-100 fen: what random.sample(ids, 2)
+    and randint(1, 100) give, at a quarter of their Python cost (a batch writer draws 1,000 per
+    batch, ~3 ms with sample/randint, part of the measured time; pgbench draws in C)."""
+    n = len(ids)
+    a = int(random_() * n)
+    b = int(random_() * (n - 1))
+    b += b >= a
+    return ids[a], ids[b], 1 + int(random_() * 100)
+
+
+def _single_clients(ids, seconds, clients, label, proc, start=None):
+    """``clients`` threads calling the single-transfer service until ``seconds`` after ``start``
+    (a barrier shared with the other processes, if any). Returns (posted, rejected, elapsed)."""
     from django.db import connection
 
     from okwallet.ledger.services import transfer_create
 
-    stop = time.monotonic() + seconds
     counts = [[0, 0] for _ in range(clients)]
+    ready = threading.Barrier(clients + 1)
+    stop = [0.0]
 
     def client(n: int):
-        rng = random.Random(n * 7919 + len(label))
+        rng = random.Random(n * 7919 + len(label) + proc * 100_003)
+        # Connect before the clock starts (pgbench's tps also excludes connection time).
+        transfer_create(key="", debit_account_id=None)
+        ready.wait()
         i = 0
-        while time.monotonic() < stop:
-            a, b = rng.sample(ids, 2)
+        while time.monotonic() < stop[0]:
+            a, b, amount = _pick(rng.random, ids)
             r = transfer_create(
-                key=f"{label}-{n}-{i}",
+                key=f"{label}-{proc}-{n}-{i}",
                 debit_account_id=a,
                 credit_account_id=b,
-                amount_fen=rng.randint(1, 100),
+                amount_fen=amount,
                 code="bench",
             )
             counts[n][0 if r.created else 1] += 1
@@ -146,60 +199,161 @@ def run_single(ids: list[int], seconds: float, clients: int, label: str) -> tupl
         connection.close()
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    t0 = time.monotonic()
     for t in threads:
         t.start()
-    progress(threads, t0, seconds, label)
+    if start is not None:
+        start.wait()
+    t0 = time.monotonic()
+    stop[0] = t0 + seconds
+    ready.wait()
+    for t in threads:
+        t.join()
     elapsed = time.monotonic() - t0
-    posted = sum(c[0] for c in counts)
-    rejected = sum(c[1] for c in counts)
-    rate = posted / elapsed
-    print(f"  {label}: {rate:,.0f} posted/s, rejected {rejected / max(1, posted + rejected):.1%}", flush=True)
-    return rate, rejected / max(1, posted + rejected)
+    return sum(c[0] for c in counts), sum(c[1] for c in counts), elapsed
 
 
-def run_batch(
-    ids: list[int], seconds: float, writers: int, label: str, batch: int = 1000
+def _single_process(ids, seconds, clients, label, proc, start, out):
+    """One of several client processes (spawned: a fresh interpreter with the parent's environment,
+    its own GIL and DB pool)."""
+    import django
+
+    django.setup()
+    gc.freeze()
+    out.put(_single_clients(ids, seconds, clients, label, proc, start))
+
+
+def run_single(
+    ids: list[int], seconds: float, clients: int, label: str, procs: int = 1
 ) -> tuple[float, float]:
+    if procs == 1:
+        posted, rejected, elapsed = _single_clients(ids, seconds, clients, label, 0)
+    else:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        start, out = ctx.Barrier(procs + 1), ctx.Queue()
+        workers = [
+            ctx.Process(target=_single_process, args=(ids, seconds, clients // procs, label, k, start, out))
+            for k in range(procs)
+        ]
+        for w in workers:
+            w.start()
+        start.wait(timeout=120)
+        parts = [out.get(timeout=seconds + 120) for _ in workers]
+        for w in workers:
+            w.join()
+        posted = sum(p[0] for p in parts)
+        rejected = sum(p[1] for p in parts)
+        elapsed = max(p[2] for p in parts)
+    rate = posted / elapsed
+    rej = rejected / max(1, posted + rejected)
+    print(
+        f"  {label}: {rate:,.0f} posted/s, rejected {rej:.1%} ({procs} x {clients // procs} clients)",
+        flush=True,
+    )
+    return rate, rej
+
+
+def _batch_writers(ids, seconds, writers, label, batch, proc, start=None):
+    """``writers`` threads, each sending batches of ``batch`` transfers until ``seconds`` after
+    ``start`` (a barrier shared with the other processes, if any). Returns (posted, rejected,
+    elapsed)."""
     from django.db import connection
 
     from okwallet.ledger.services import TransferIn, transfers_create
 
-    stop = time.monotonic() + seconds
     counts = [[0, 0] for _ in range(writers)]
+    stop = [0.0]
 
-    def writer(n: int):
-        rng = random.Random(n + 101)
+    def builder(n: int, ready: queue.Queue):
+        # The client prepares its next batch while the current one is with the server (a thread:
+        # it runs while the writer waits on the socket), as a real batch producer would.
+        rng = random.Random(n + 101 + proc * 1009)
         i = 0
-        while time.monotonic() < stop:
+        while True:
             items = []
             for _ in range(batch):
-                a, b = rng.sample(ids, 2)
+                a, b, amount = _pick(rng.random, ids)
                 items.append(
                     TransferIn(
-                        key=f"{label}-{n}-{i}",
+                        key=f"{label}-{proc}-{n}-{i}",
                         debit_account_id=a,
                         credit_account_id=b,
-                        amount_fen=rng.randint(1, 100),
+                        amount_fen=amount,
                         code="bench",
                     )
                 )
                 i += 1
+            ready.put(items)
+            if stop[0] and time.monotonic() >= stop[0]:
+                break
+        ready.put(None)
+
+    def writer(n: int, ready: queue.Queue):
+        while (items := ready.get()) is not None:
+            if time.monotonic() >= stop[0]:
+                continue  # drain: the builder ends on its own
             for r in transfers_create(transfers=items):
                 counts[n][0 if r.created else 1] += 1
         connection.close()
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
+    queues = [queue.Queue(maxsize=1) for _ in range(writers)]
+    for n in range(writers):
+        threading.Thread(target=builder, args=(n, queues[n]), daemon=True).start()
+    if start is not None:
+        connection.ensure_connection()
+        start.wait()
     t0 = time.monotonic()
+    stop[0] = t0 + seconds
+    threads = [threading.Thread(target=writer, args=(n, queues[n])) for n in range(writers)]
     for t in threads:
         t.start()
-    progress(threads, t0, seconds, label)
-    elapsed = time.monotonic() - t0
-    posted = sum(c[0] for c in counts)
-    rejected = sum(c[1] for c in counts)
+    if start is None:
+        progress(threads, t0, seconds, label)
+    for t in threads:
+        t.join()
+    return sum(c[0] for c in counts), sum(c[1] for c in counts), time.monotonic() - t0
+
+
+def _batch_process(ids, seconds, writers, label, batch, proc, start, out):
+    """One batch-writer process (spawned: its own interpreter lock, pool and account cache)."""
+    import django
+
+    django.setup()
+    gc.freeze()
+    out.put(_batch_writers(ids, seconds, writers, label, batch, proc, start))
+
+
+def run_batch(
+    ids: list[int], seconds: float, writers: int, label: str, batch: int = 1000, procs: int = 1
+) -> tuple[float, float]:
+    """``writers`` batch writers: threads of this process, or spread over ``procs`` processes."""
+    if procs == 1:
+        posted, rejected, elapsed = _batch_writers(ids, seconds, writers, label, batch, 0)
+    else:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        start, out = ctx.Barrier(procs + 1), ctx.Queue()
+        workers = [
+            ctx.Process(
+                target=_batch_process, args=(ids, seconds, writers // procs, label, batch, k, start, out)
+            )
+            for k in range(procs)
+        ]
+        for w in workers:
+            w.start()
+        start.wait(timeout=120)
+        parts = [out.get(timeout=seconds + 120) for _ in workers]
+        for w in workers:
+            w.join()
+        posted = sum(p[0] for p in parts)
+        rejected = sum(p[1] for p in parts)
+        elapsed = max(p[2] for p in parts)
     rate = posted / elapsed
-    print(f"  {label}: {rate:,.0f} posted/s, rejected {rejected / max(1, posted + rejected):.1%}", flush=True)
-    return rate, rejected / max(1, posted + rejected)
+    rej = rejected / max(1, posted + rejected)
+    print(f"  {label}: {rate:,.0f} posted/s, rejected {rej:.1%} ({procs} process(es))", flush=True)
+    return rate, rej
 
 
 def progress(threads, t0, seconds, label):
@@ -219,6 +373,17 @@ def main() -> int:
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--server", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--seconds", type=int, default=0)
+    parser.add_argument(
+        "--single-procs",
+        type=int,
+        default=1,
+        help="client processes sharing the 32 single-path clients (threads in each)",
+    )
+    parser.add_argument(
+        "--batch-threads",
+        action="store_true",
+        help="run the 2 batch writers as threads of this process instead of 2 processes",
+    )
     args = parser.parse_args()
     seconds = args.seconds or (5 if args.small else 20)
     uniform_n = 2_000 if args.small else 10_000
@@ -230,10 +395,23 @@ def main() -> int:
     hot = make_accounts(10, "h", 10**12)
     print(f"ledger: {len(uniform):,} uniform accounts, {len(hot)} hot accounts", flush=True)
 
-    single_u, rej_su = run_single(uniform, seconds, 32, "single-uniform")
-    single_h, rej_sh = run_single(hot, seconds, 32, "single-hot")
+    # A long-lived writer process keeps Django's import-time heap out of the collector's full
+    # passes (gc.freeze after start-up, as a pre-forked server does): a batch allocates ~10,000
+    # short-lived objects, and a full collection over the unfrozen heap cost ~7 ms per batch.
+    gc.freeze()
+    procs = args.single_procs
+    settle(args.server, vacuum=True)
+    single_u, rej_su = run_single(uniform, seconds, 32, "single-uniform", procs)
+    settle(args.server)
+    single_h, rej_sh = run_single(hot, seconds, 32, "single-hot", procs)
+    settle(args.server)
     batch1, _ = run_batch(uniform, seconds, 1, "batch-1-writer")
-    batch2, _ = run_batch(uniform, seconds, 2, "batch-2-writers")
+    settle(args.server)
+    # Two writers are two processes: a batch holds its account locks across round trips and some
+    # Python, and a second writer thread in the same interpreter delays it there (the GIL): -25 to
+    # -40 % in interleaved runs. The single path's locks live inside one server call, unaffected.
+    batch2, _ = run_batch(uniform, seconds, 2, "batch-2-writers", procs=1 if args.batch_threads else 2)
+    settle(args.server)
     batch_hot, _ = run_batch(hot, seconds, 1, "batch-hot-1-writer")
     batch = max(batch1, batch2)
 

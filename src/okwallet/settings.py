@@ -188,6 +188,9 @@ def sqlite_database(path) -> dict:
     }
 
 
+# Never reached by Django's client-side cursors; only explicit prepare=True statements prepare.
+PG_PREPARE_THRESHOLD = 1_000_000
+
 if DATABASE_URL:
     # Under ASGI every request may run in its own thread, so persistent per-thread connections
     # (CONN_MAX_AGE > 0) pile up until PostgreSQL refuses clients; a psycopg pool per process
@@ -199,6 +202,10 @@ if DATABASE_URL:
             "max_size": int(os.environ.get("OKWALLET_DB_POOL_SIZE", "10")),
             "timeout": 10,
         }
+        # Lets the ledger's hot statements (okwallet.ledger.engine.pg_cursor, prepare=True) be
+        # prepared once per connection. Django's own cursors bind client-side and never prepare,
+        # so nothing else changes. A transaction-mode pooler (PgBouncer < 1.21) would need None.
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = PG_PREPARE_THRESHOLD
 else:
     DATABASES = {"default": sqlite_database(SQLITE_PATH)}
 

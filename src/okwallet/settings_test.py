@@ -5,13 +5,14 @@ import os
 os.environ.setdefault("OKWALLET_VAR_DIR", os.path.join(os.getcwd(), "var", "test"))
 
 from okwallet.settings import *  # noqa: E402,F403
-from okwallet.settings import VAR_DIR, huey_settings  # noqa: E402
+from okwallet.settings import PG_PREPARE_THRESHOLD, VAR_DIR, huey_settings  # noqa: E402
 
 _db_url = os.environ.get("OKWALLET_TEST_DATABASE_URL", "")
 if _db_url:
     import dj_database_url
 
     DATABASES = {"default": dj_database_url.parse(_db_url)}
+    DATABASES["default"]["OPTIONS"] = {"prepare_threshold": PG_PREPARE_THRESHOLD}  # as in production
     DATABASES["default"]["TEST"] = {
         "NAME": "test_okwallet_"
         + os.environ.get("OKWALLET_TEST_DB_SUFFIX", "main")

@@ -293,6 +293,146 @@ def test_32_threads_on_hot_accounts_lose_nothing_and_never_deadlock():
     assert ledger_verify().clean
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_new_key_from_16_threads_at_once_moves_money_once():
+    """A client retrying on every connection at once: one transfer, everyone else gets ``exists``
+    with its id (single path: the INSERT waits for the first writer of the key; batch path: the
+    unique index fails the loser's batch, which the service retries)."""
+    operator = account_create(code="equity", ref="race:op")
+    wallets = [
+        account_create(code="wallet", ref=f"race:{i}", debits_must_not_exceed_credits=True).pk
+        for i in range(2)
+    ]
+    results, errors = [], []
+    lock = threading.Lock()
+    start = threading.Barrier(16)
+
+    def client(n: int):
+        try:
+            start.wait(timeout=30)
+            if n % 2:
+                r = transfer_create(
+                    key="race",
+                    debit_account_id=operator.pk,
+                    credit_account_id=wallets[0],
+                    amount_fen=500,
+                    code="t",
+                )
+            else:
+                r = transfers_create(
+                    transfers=[
+                        TransferIn(
+                            key="race",
+                            debit_account_id=operator.pk,
+                            credit_account_id=wallets[0],
+                            amount_fen=500,
+                            code="t",
+                        ),
+                        TransferIn(
+                            key=f"other-{n}",
+                            debit_account_id=operator.pk,
+                            credit_account_id=wallets[1],
+                            amount_fen=1,
+                            code="t",
+                        ),
+                    ]
+                )[0]
+            with lock:
+                results.append((r.result, r.transfer_id))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            with lock:
+                errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    assert sorted(r for r, _ in results) == ["exists"] * 15 + ["ok"]
+    assert len({tid for _, tid in results}) == 1
+    assert Account.objects.get(pk=wallets[0]).balance_fen == 500
+    assert Account.objects.get(pk=wallets[1]).balance_fen == 8  # every batch's other transfer, once
+    assert ledger_verify().clean
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("funded", "meanwhile", "expected", "again"),
+    [
+        (1_000, -50, "ok", False),  # still ok: the same changes, added to the moved balance
+        (100, -50, "exceeds_credits", True),  # would overdraw: the balance CHECK fails the UPDATE
+        (50, +100, "ok", True),  # was a rejection, is ok on the locked state: StaleRead
+    ],
+)
+def test_a_change_between_the_optimistic_read_and_the_lock_is_seen(
+    monkeypatch, funded, meanwhile, expected, again
+):
+    """A PostgreSQL batch evaluates on the accounts' last known state (here read unlocked: the
+    cache is empty), then inserts, locks and adds its changes. Another writer moves money on the
+    same wallet in between: the batch must come out as if it had locked first."""
+    from okwallet.ledger import engine
+
+    operator = account_create(code="equity", ref="opt:op")
+    wallet, payee, other = (
+        account_create(code="wallet", ref=f"opt:{n}", debits_must_not_exceed_credits=True).pk for n in "wpo"
+    )
+    transfer_create(
+        key="fund", debit_account_id=operator.pk, credit_account_id=wallet, amount_fen=funded, code="t"
+    )
+    read_accounts, insert_lock_apply = engine._Batch.read_accounts, engine._Batch.insert_lock_apply
+    interfered, reads = [], []
+
+    def move():
+        dr, cr = (wallet, other) if meanwhile < 0 else (operator.pk, wallet)
+        interfered.append(
+            transfer_create(
+                key="meanwhile",
+                debit_account_id=dr,
+                credit_account_id=cr,
+                amount_fen=abs(meanwhile),
+                code="t",
+            ).result
+        )
+        connections.close_all()
+
+    def reading(self, *, lock, ids=None):
+        reads.append("locked" if lock else "unlocked")
+        return read_accounts(self, lock=lock, ids=ids)
+
+    def interfering(self, results):
+        reads.append("insert+locked")
+        if not interfered:  # evaluated already, the accounts not locked yet
+            thread = threading.Thread(target=move)
+            thread.start()
+            thread.join(timeout=30)
+        return insert_lock_apply(self, results)
+
+    monkeypatch.setattr(engine._Batch, "read_accounts", reading)
+    monkeypatch.setattr(engine._Batch, "insert_lock_apply", interfering)
+    monkeypatch.setattr(engine, "_account_cache", engine._AccountCache())  # nothing known yet: read
+    monkeypatch.setattr(engine, "_lock_first_left", 0)
+    [r] = transfers_create(
+        transfers=[
+            TransferIn(key="batch", debit_account_id=wallet, credit_account_id=payee, amount_fen=80, code="t")
+        ]
+    )
+    assert interfered == ["ok"]
+    assert r.result == expected
+    # Run again the locking way when the optimistic attempt could not stand, and lock first for a while.
+    assert reads == ["unlocked", "insert+locked"] + (["locked"] if again else [])
+    assert engine._lock_first_left == (engine.STALE_BACKOFF if again else 0)
+    assert Transfer.objects.filter(key="batch").exists() == (expected == "ok")
+    assert Account.objects.get(pk=wallet).available_fen == funded + meanwhile - (
+        80 if expected == "ok" else 0
+    )
+    assert ledger_verify().clean
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("batch", [1, 200])

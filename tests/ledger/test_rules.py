@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 
+from okwallet.ledger import engine, services
 from okwallet.ledger.models import Account, Transfer
 from okwallet.ledger.selectors import ledger_verify
 from okwallet.ledger.services import (
@@ -24,11 +25,19 @@ from okwallet.ledger.services import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(params=["single", "batch"])
-def create(request):
-    """One transfer through either path; both must give the same answers."""
+@pytest.fixture(params=["single", "batch", "batch_locking_first"])
+def create(request, monkeypatch):
+    """One transfer through either path; both must give the same answers. On PostgreSQL a batch's
+    first attempt is optimistic (accounts locked after the INSERT), a retry locks first: both
+    ways are pinned here."""
     if request.param == "single":
         return lambda **kw: transfer_create(**kw)
+    monkeypatch.setattr(engine, "_lock_first_left", 0)  # no back-off left over from another test
+    if request.param == "batch_locking_first":
+        run_batch = services.run_batch
+        monkeypatch.setattr(
+            services, "run_batch", lambda ts, **kw: run_batch(ts, **{**kw, "optimistic": False})
+        )
 
     def via_batch(**kw):
         return transfers_create(transfers=[TransferIn(**kw)])[0]
@@ -285,6 +294,77 @@ def test_batch_resolves_a_pending_created_in_the_same_batch_and_repeats_are_exis
     assert ledger_verify().clean
 
 
+def test_in_a_batch_a_repeated_key_still_outranks_the_later_rules(accounts):
+    """On PostgreSQL a batch is first evaluated as if its keys were new; a key that exists must
+    still give ``exists*`` where a later rule (balance, a chain failing further on) would fail."""
+    op, a, b = accounts
+    transfer_create(key="d", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=1_000, code="deposit")
+    spent = transfer_create(
+        key="spend", debit_account_id=a.pk, credit_account_id=b.pk, amount_fen=900, code="t"
+    )
+    again = TransferIn(key="spend", debit_account_id=a.pk, credit_account_id=b.pk, amount_fen=900, code="t")
+    [r] = transfers_create(transfers=[again])  # as new it would now exceed the balance
+    assert (r.result, r.transfer_id) == ("exists", spent.transfer_id)
+    chain = [
+        TransferIn(
+            key="spend", debit_account_id=a.pk, credit_account_id=b.pk, amount_fen=50, code="t", linked=True
+        ),
+        TransferIn(key="new", debit_account_id=a.pk, credit_account_id=b.pk, amount_fen=5_000, code="t"),
+    ]
+    assert [r.result for r in transfers_create(transfers=chain)] == [
+        "exists_with_different_amount",
+        "linked_event_failed",
+    ]
+    mixed = [
+        TransferIn(key="fresh", debit_account_id=op.pk, credit_account_id=b.pk, amount_fen=7, code="t"),
+        TransferIn(key="d", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=1_000, code="deposit"),
+    ]
+    assert [r.result for r in transfers_create(transfers=mixed)] == ["ok", "exists"]
+    assert fresh(a).available_fen == 100
+    assert fresh(b).balance_fen == 907
+    assert ledger_verify().clean
+
+
+def test_keys_and_memos_with_quotes_commas_and_braces_round_trip_in_a_batch(accounts):
+    """PostgreSQL gets the batch's columns as array literals: nothing in a key may break them."""
+    op, a, _b = accounts
+    keys = ['q"uote', "back\\slash", "NULL", "com,ma", "{brace}", " spaced ", "中文", "", "it's"]
+    batch = [
+        TransferIn(
+            key=k, debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=1, code="t", memo=k + '"\\'
+        )
+        for k in keys
+    ]
+    first = transfers_create(transfers=batch)
+    results = {r.key: r for r in first}
+    assert results[""].result == "key_must_not_be_empty"
+    assert all(results[k].result == "ok" for k in keys if k)
+    again = transfers_create(transfers=batch)
+    assert [r.result for r in again] == [("exists" if k else "key_must_not_be_empty") for k in keys]
+    assert [r.transfer_id for r in again if r.key] == [results[k].transfer_id for k in keys if k]
+    stored = dict(Transfer.objects.values_list("key", "memo"))
+    assert stored == {k: k + '"\\' for k in keys if k}
+    assert fresh(a).balance_fen == len(keys) - 1
+
+
+def test_a_batch_after_the_single_path_moved_the_money_sees_the_new_balance(accounts, monkeypatch):
+    """An optimistic batch evaluates on the state this process last saw; the single path changes
+    accounts behind its back. The locked read must win: no overdraft, the right code."""
+    monkeypatch.setattr(engine, "_account_cache", engine._AccountCache())
+    monkeypatch.setattr(engine, "_lock_first_left", 0)
+    op, a, b = accounts
+    transfer_create(key="d", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=100, code="deposit")
+    spend = {"debit_account_id": a.pk, "credit_account_id": b.pk, "code": "t"}
+    assert transfers_create(transfers=[TransferIn(key="b1", amount_fen=10, **spend)])[0].result == "ok"
+    assert transfer_create(key="s1", amount_fen=80, **spend).result == "ok"  # a: 10 left
+    [r] = transfers_create(transfers=[TransferIn(key="b2", amount_fen=50, **spend)])
+    assert r.result == "exceeds_credits"
+    [r] = transfers_create(transfers=[TransferIn(key="b3", amount_fen=10, **spend)])
+    assert r.result == "ok"
+    assert fresh(a).available_fen == 0
+    assert ledger_verify().clean
+
+
 def test_raise_for_result_gives_an_ok_error_with_the_code(accounts):
     op, a, b = accounts
     r = transfer_create(key="k", debit_account_id=a.pk, credit_account_id=b.pk, amount_fen=1, code="t")
@@ -297,6 +377,40 @@ def test_database_refuses_an_overdraft_even_without_the_engine(accounts):
     _op, a, _b = accounts
     with pytest.raises(IntegrityError), transaction.atomic():
         Account.objects.filter(pk=a.pk).update(debits_posted=1)
+
+
+def test_database_refuses_a_reused_key_and_a_second_resolution_even_without_the_engine(accounts):
+    """The unique key and "resolved at most once" are database facts (migration 0004 dropped
+    redundant indexes next to them and must have kept these)."""
+    op, a, _b = accounts
+    pending = transfer_create(
+        key="p", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=100, code="t", kind="pending"
+    )
+    assert transfer_create(key="v", kind="void", pending_key="p").result == "ok"
+    row = {"debit_account_id": op.pk, "credit_account_id": a.pk, "amount_fen": 100, "code": "t"}
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Transfer.objects.create(key="p", **row)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Transfer.objects.create(key="v2", kind="void", pending_id=pending.transfer_id, **row)
+    assert ledger_verify().clean
+
+
+@pytest.mark.postgres
+def test_single_path_survives_a_deallocated_statement_and_raises_django_errors(accounts):
+    """The autocommit single path runs a prepared statement straight through libpq: it prepares
+    again when the session lost it, and server errors still arrive as Django's exceptions."""
+    op, a, _b = accounts
+    first = transfer_create(key="k1", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=5, code="t")
+    with connection.cursor() as cur:
+        cur.execute("DEALLOCATE ALL")
+    second = transfer_create(key="k2", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=5, code="t")
+    assert (first.result, second.result) == ("ok", "ok") and second.transfer_id > first.transfer_id
+    with pytest.raises(DataError):  # the function's integer ledger parameter
+        transfer_create(
+            key="k3", debit_account_id=op.pk, credit_account_id=a.pk, amount_fen=5, code="t", ledger=2**40
+        )
+    assert fresh(a).balance_fen == 10
+    assert ledger_verify().clean
 
 
 def test_ledger_verify_reports_drift_and_exits_non_zero(accounts):

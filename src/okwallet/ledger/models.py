@@ -92,22 +92,38 @@ class Transfer(models.Model):
         VOID = "void", "Void pending"
         EXPIRE = "expire", "Pending expired"
 
-    key = models.CharField(max_length=64, unique=True, help_text="Client-chosen idempotency key")
+    # Unique through Meta.constraints, not ``unique=True``: on PostgreSQL the field option adds a
+    # second (varchar_pattern_ops) index for LIKE queries that nothing runs on this table.
+    key = models.CharField(max_length=64, help_text="Client-chosen idempotency key")
     # No database-level foreign keys on the hot table: the engine and the SQL function lock both
     # accounts FOR UPDATE before inserting (so they exist), accounts are never deleted, and the
     # deferred RI triggers cost a third of a batch's commit. ledger_verify checks the references.
+    # Every index here is paid on every insert (single and batch path), so each one exists for a
+    # query that runs: the key (unique: idempotency), pending (the partial unique "resolved once",
+    # which also serves lookups by pending_id) and pending timeouts (the expiry job). No index on
+    # debit/credit account: nothing queries transfers by account (customers' history is
+    # payments.Transaction; ledger_verify scans everything), and the two random-order B-tree
+    # inserts were ~55% of a 1,000-row batch INSERT and ~20% of the single path's server CPU
+    # (docs/benchmarks.md, Ledger). An account-statement query would bring them back with
+    # CREATE INDEX CONCURRENTLY (migration 0004 drops them).
     debit_account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="+", db_constraint=False
+        Account, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
     )
     credit_account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="+", db_constraint=False
+        Account, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
     )
     amount_fen = models.BigIntegerField()
     ledger = models.PositiveIntegerField(default=CNY)
     code = models.CharField(max_length=32)
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SINGLE)
     pending = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     timeout_seconds = models.PositiveIntegerField(default=0)
     timeout_at = models.DateTimeField(null=True, blank=True)
@@ -118,6 +134,7 @@ class Transfer(models.Model):
     class Meta:
         db_table = "ledger_transfer"
         constraints = [
+            models.UniqueConstraint(fields=["key"], name="ledger_transfer_key_unique"),
             models.CheckConstraint(name="ledger_transfer_amount_positive", condition=Q(amount_fen__gt=0)),
             models.CheckConstraint(
                 name="ledger_transfer_accounts_differ", condition=~Q(debit_account=F("credit_account"))
@@ -128,8 +145,6 @@ class Transfer(models.Model):
         ]
         indexes = [
             models.Index(fields=["timeout_at"], condition=Q(kind="pending"), name="ledger_pending_timeout"),
-            models.Index(fields=["debit_account"], name="ledger_transfer_debit"),
-            models.Index(fields=["credit_account"], name="ledger_transfer_credit"),
         ]
 
     def __str__(self) -> str:

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from okwallet.core.errors import OkError
-from okwallet.ledger.engine import TransferIn, TransferResult, run_batch
+from okwallet.ledger.engine import (
+    StaleRead,
+    TransferIn,
+    TransferResult,
+    pg_call_prepared,
+    pg_cursor,
+    run_batch,
+)
 from okwallet.ledger.models import CNY, Account, Transfer
 from okwallet.ledger.results import message_for
 
@@ -104,23 +111,42 @@ def account_close(*, account_id: int, closed: bool = True) -> Account:
     return acc
 
 
-def _pg_single(t: TransferIn) -> TransferResult:
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT result, transfer_id FROM ledger_transfer_create(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                t.key,
-                t.debit_account_id,
-                t.credit_account_id,
-                t.amount_fen,
-                t.ledger,
-                t.code,
-                t.kind,
-                t.pending_key,
-                t.timeout_seconds,
-                t.memo,
-            ],
+_PG_SINGLE = (
+    "SELECT result, transfer_id FROM ledger_transfer_create(%s::text, %s::bigint, %s::bigint, %s::bigint, "
+    "%s::integer, %s::text, %s::text, %s::text, %s::integer, %s::text)"
+)
+_PG_SINGLE_NAME = b"okw_ledger_transfer_create"
+_PG_SINGLE_RAW = (
+    b"SELECT result, transfer_id FROM ledger_transfer_create($1::text, $2::bigint, $3::bigint, $4::bigint, "
+    b"$5::integer, $6::text, $7::text, $8::text, $9::integer, $10::text)"
+)
+
+
+def _pg_single(t: TransferIn, db) -> TransferResult:
+    params = [
+        t.key,
+        t.debit_account_id,
+        t.credit_account_id,
+        t.amount_fen,
+        t.ledger,
+        t.code,
+        t.kind,
+        t.pending_key,
+        t.timeout_seconds,
+        t.memo,
+    ]
+    if not db.in_atomic_block and db.get_autocommit():
+        # Its own transaction: the function call straight through libpq (prepared once per session).
+        result, transfer_id = pg_call_prepared(db, _PG_SINGLE_NAME, _PG_SINGLE_RAW, params)
+        return TransferResult(
+            key=t.key,
+            result=result.decode(),
+            transfer_id=int(transfer_id) if transfer_id is not None else None,
         )
+    # Inside the caller's transaction: a prepared statement on a server-side-binding cursor (like
+    # pgbench -M prepared), parsed and planned once per connection.
+    with pg_cursor(db) as cur:
+        cur.execute(_PG_SINGLE, params, prepare=True)
         result, transfer_id = cur.fetchone()
     return TransferResult(key=t.key, result=result, transfer_id=transfer_id)
 
@@ -178,16 +204,23 @@ def transfer_create(
     bad = _prevalidate(t)
     if bad:
         return TransferResult(key=key, result=bad)
-    if connection.vendor == "postgresql":
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor == "postgresql":
         for attempt in range(3):
             try:
-                if connection.in_atomic_block:
+                if db.in_atomic_block:
                     with transaction.atomic():  # a savepoint: a key race must not poison the caller
-                        return _pg_single(t)
-                return _pg_single(t)
+                        return _pg_single(t, db)
+                return _pg_single(t, db)
             except IntegrityError:
-                # Two writers raced on the same new key with disjoint accounts; the loser sees the winner.
+                # Two writers raced on the same new key (or pending resolution); the loser sees the
+                # winner when it runs again.
                 if attempt == 2:
+                    raise
+            except OperationalError as exc:
+                # The same new key from an optimistic batch too (it holds the key, then waits
+                # for this call's accounts): the server aborts one of the two; run again.
+                if attempt == 2 or not _is_deadlock(exc):
                     raise
     with transaction.atomic():
         return run_batch([t])[0]
@@ -197,16 +230,31 @@ def transfers_create(*, transfers: list[TransferIn]) -> list[TransferResult]:
     """Create many transfers in one database transaction (the high-throughput path).
 
     Each gets its own result; transfers with ``linked=True`` form a chain with the next one that
-    succeeds or fails as a whole. Locks every account the batch touches in id order.
+    succeeds or fails as a whole. Locks every account the batch touches, in id order (on
+    PostgreSQL's first attempt after inserting the transfers: see ``run_batch``).
     """
-    for attempt in range(3):
+    for attempt in range(4):
         try:
             with transaction.atomic():
-                return run_batch(list(transfers))
-        except IntegrityError:
-            if attempt == 2:
+                # First optimistically (exact either way, see run_batch): as if every key were new,
+                # on the accounts' last known state, locking them only for the balance UPDATE. A
+                # reused key fails the INSERT, a concurrent change that alters a result raises
+                # StaleRead; the next attempts look the keys up and lock the accounts first.
+                first = attempt == 0
+                return run_batch(list(transfers), assume_new_keys=first, optimistic=first)
+        except (IntegrityError, StaleRead):
+            if attempt == 3:
+                raise
+        except OperationalError as exc:
+            # A deadlock needs two writers of the same new key at once (an optimistic batch holds
+            # its keys before its locks); the server aborts one of them, which runs again.
+            if attempt == 3 or not _is_deadlock(exc):
                 raise
     raise AssertionError("unreachable")
+
+
+def _is_deadlock(exc: Exception) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == "40P01"
 
 
 def pending_expire_due(*, limit: int = 1000) -> int:
