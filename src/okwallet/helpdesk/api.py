@@ -14,6 +14,7 @@ from okwallet.accounts.roles import is_staff_member
 from okwallet.core import ratelimit
 from okwallet.core.errors import InvalidInput, NotFound, PermissionDenied
 from okwallet.helpdesk import complaints, routing, selectors, services
+from okwallet.helpdesk import search as search_tickets
 
 router = Router(tags=["helpdesk"])
 StatusName = Literal["new", "open", "pending", "on_hold", "solved", "closed"]
@@ -166,9 +167,9 @@ def _row_out(row: dict, *, staff: bool) -> dict:
     }
 
 
-def _page(qs, cursor: str | None, limit: int):
+def _page(qs, cursor: str | None, limit: int, *, search: str = ""):
     """Keyset pagination on (created_at, id) descending: constant cost however deep. ``qs`` yields
-    dicts with at least ``created_at`` and ``id``."""
+    dicts with at least ``created_at`` and ``id``; ``search`` keeps only tickets matching it."""
     if cursor:
         import re
 
@@ -182,7 +183,7 @@ def _page(qs, cursor: str | None, limit: int):
         except (OverflowError, OSError, ValueError):
             return [], None  # beyond any stored moment: nothing older
         qs = qs.filter(Q(created_at__lt=moment) | Q(created_at=moment, id__lt=pk))
-    rows = list(qs[: limit + 1])
+    rows = search_tickets.newest_matches(qs, search, limit + 1) if search else list(qs[: limit + 1])
     nxt = None
     if len(rows) > limit:
         last = rows[limit - 1]
@@ -205,7 +206,10 @@ def tickets_list(
 ):
     user = request.auth
     staff = is_staff_member(user)
+    search = ""
     if staff:
+        if view != "breaching" and q.strip() and not selectors.NUMBER_RE.match(q.strip().upper()):
+            search, q = q, ""  # words: searched page by page (search.newest_matches)
         qs = selectors.inbox(user, view=view, queue_code=queue, q=q, status=status or "")
         if view == "breaching":
             rows = list(qs.values(*LIST_FIELDS)[:limit])
@@ -215,7 +219,7 @@ def tickets_list(
         if status:
             qs = qs.filter(status=status)
     qs = qs.select_related(None).order_by("-created_at", "-id").values(*LIST_FIELDS)
-    rows, nxt = _page(qs, cursor, limit)
+    rows, nxt = _page(qs, cursor, limit, search=search)
     return {"items": [_row_out(t, staff=staff) for t in rows], "next_cursor": nxt}
 
 
