@@ -106,7 +106,8 @@ def filter_queryset(qs, query: str):
 
 
 def newest_matches(qs, query: str, n: int) -> list:
-    """The first ``n`` rows of ``qs`` (ordered newest first by ``created_at``, ``id``) that match
+    """The first ``n`` rows of ``qs`` (a ``.values()`` queryset with ``id``, ordered newest first by
+    ``created_at``, ``id``) that match
     ``query``: what ``filter_queryset(qs, query)[:n]`` returns, without its worst case.
 
     On PostgreSQL the planner estimates a search of several words as if they were independent;
@@ -122,11 +123,27 @@ def newest_matches(qs, query: str, n: int) -> list:
     if not words:
         return list(qs[:n])
     if connection.vendor == "postgresql":
-        floor = list(qs.values_list("created_at", flat=True)[RECENT_WINDOW - 1 : RECENT_WINDOW])
-        if floor:
-            recent = qs.filter(created_at__gte=floor[0])
-            recent = recent.extra(where=[_PG_MATCH_ROWWISE], params=[" ".join(words)])  # noqa: S610  # nosec B610
-            rows = list(recent[:n])
-            if len(rows) == n:
-                return rows
+        ids = _pg_newest_ids(qs, " ".join(words), n)
+        if ids is not None:
+            by_id = {row["id"]: row for row in qs.filter(id__in=ids)}
+            return [by_id[i] for i in ids if i in by_id]
     return list(filter_queryset(qs, query)[:n])
+
+
+def _pg_newest_ids(qs, words: str, n: int) -> list[int] | None:
+    """Ids of the first ``n`` matches among the first ``RECENT_WINDOW`` rows of ``qs``, in its
+    order, or None when the window holds fewer. The window is a subquery read in index order
+    and checked row by row, so the scan stops at the n-th match (a flat WHERE lets the planner
+    check the whole window, or read the GIN index's full posting list)."""
+    from django.db import connection
+
+    inner, params = qs.values("id", "created_at", "search_tokens")[:RECENT_WINDOW].query.sql_with_params()
+    sql = (
+        f"SELECT w.id FROM ({inner}) w "  # noqa: S608  # nosec B608 - the ORM's own SQL, values are parameters
+        "WHERE to_tsvector('simple'::regconfig, w.search_tokens) @@ plainto_tsquery('simple'::regconfig, %s) "
+        "ORDER BY w.created_at DESC, w.id DESC LIMIT %s"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, [*params, words, n])
+        ids = [row[0] for row in cur.fetchall()]
+    return ids if len(ids) == n else None
