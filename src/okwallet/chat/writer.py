@@ -91,6 +91,7 @@ class _Item:
     events: list = field(default_factory=list)
     slow: bool = False
     lang: str | None = None  # the sender's language, for errors and texts written on its behalf
+    origin: str | None = None  # the sender socket's channel: it sends its own copy (with the ack)
 
 
 class ChatWriter:
@@ -195,9 +196,14 @@ class ChatWriter:
         client_id: str = "",
         internal: bool = False,
         lang: str | None = None,
+        origin: str | None = None,
     ) -> Posted:
         """Store a message from a socket consumer; returns once it is committed and its live
-        event has gone to the channel layer (from this event loop, in commit order)."""
+        event has gone to the channel layer (from this event loop, in commit order).
+
+        ``origin``: the sending socket's channel name. Its live event carries it, so that socket
+        skips the event and sends its own copy of the message, with the acknowledgement in it,
+        when this returns (one frame instead of the copy and an ``ack``)."""
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         self._submit(
@@ -211,6 +217,7 @@ class ChatWriter:
                 fut,
                 loop,
                 lang=lang or translation.get_language(),
+                origin=origin,
             )
         )
         return await fut
@@ -359,9 +366,10 @@ class ChatWriter:
             )
             payload["conversation"] = rows[item.conversation_id][3]
             item.result = Posted(seq, item.client_id, True, payload)
-            item.events = [
-                (events.conversation_group(item.conversation_id), {"type": "chat.event", "event": payload})
-            ]
+            event = {"type": "chat.event", "event": payload}
+            if item.origin:
+                event["origin"] = item.origin
+            item.events = [(events.conversation_group(item.conversation_id), event)]
         for item, original in dup_in_batch.items():
             if original.slow:
                 item.slow = True
