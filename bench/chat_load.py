@@ -239,7 +239,7 @@ def timeline(lat_at: list, start: float, seconds: float, trace: dict | None, gen
     for sec in sorted(per_s):
         v = sorted(per_s[sec])
         cells.append(f"{sec:>3}s n={len(v):<4} p99={pct(v, 0.99):6.1f} max={v[-1]:6.1f}")
-    log("latency by second of the 500 msg/s phase (ms, by send time):")
+    log("latency by second of the fixed-rate phase (ms, by send time):")
     for i in range(0, len(cells), 3):
         print("    " + " | ".join(cells[i : i + 3]), flush=True)
     worst = sorted(per_100, key=lambda b: max(per_100[b]), reverse=True)[:6]
@@ -499,7 +499,9 @@ async def _gen(job: dict, results) -> None:
                     )
 
     readers = []
+    watching = 0
     if kind == "chat":
+        watched = []
         for cookie, pids in job["agents"]:
             ws = await _connect(f"{base}/ws/chat/agent/", [*origin, ("Cookie", f"sessionid={cookie}")])
             if ws is None:
@@ -507,7 +509,25 @@ async def _gen(job: dict, results) -> None:
             for pid in pids:
                 await ws.send(json.dumps({"type": "watch", "conversation": pid}))
             agents.append(ws)
-        await asyncio.sleep(1.0 + 0.002 * len(job["slice"]))  # watches processed
+            watched.append(len(pids))
+
+        async def confirmed(ws, expected: int) -> int:
+            # Each watch is answered by "watching" once the server has joined the agent to that
+            # chat; messages sent before that reach the agent only through the watch's replay.
+            # (A fixed sleep here let the measured phase start while a few hundred watches were
+            # still queued in the server: their messages arrived seconds late, all at once —
+            # the ~500 ms p99 of the first 5,000-socket runs.)
+            got = 0
+            while got < expected:
+                if json.loads(await ws.recv()).get("type") == "watching":
+                    got += 1
+            return got
+
+        counts = await asyncio.wait_for(
+            asyncio.gather(*(confirmed(ws, k) for ws, k in zip(agents, watched, strict=True))),
+            timeout=max(600, len(job["slice"]) * 0.4),
+        )
+        watching = sum(counts)
         readers = [asyncio.create_task(agent_reader(ws, job["answer_every"])) for ws in agents]
 
     async def customer_drain(ws):
@@ -529,6 +549,11 @@ async def _gen(job: dict, results) -> None:
     gc.collect()
     gc.freeze()
     results.put(("ready", job["gen"], held))
+    if kind == "chat":
+        print(
+            f"[gen {job['gen']}] {held} customer sockets, {len(agents)} agents watching {watching} chats",
+            flush=True,
+        )
     # the parent writes the common start time once every generator holds its sockets
     sync = Path(job["sync"])
     while not sync.read_text().strip():

@@ -183,6 +183,7 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
     violations: TokenBucket | None = None
     _frames: list | None = None
     _worker: asyncio.Future | None = None
+    _acked: set | None = None  # (conversation pk, seq) of own messages sent with their ack
 
     async def dispatch(self, message):
         # Channels (4.2+) hops to its database thread before every handler to close stale
@@ -388,16 +389,27 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
         await self.send_json(payload)
         return True
 
+    def _sent_with_ack(self, conv_pk, seq) -> bool:
+        """Did ``chat_event`` send our own message ``seq`` with its ack? (Forgets it.)"""
+        acked = self._acked
+        if acked is None or (conv_pk, seq) not in acked:
+            return False
+        acked.discard((conv_pk, seq))
+        if not acked:
+            self._acked = None
+        return True
+
     async def acknowledge(self, conv_pk: int | None, public_id: str, posted, pending_events=()) -> None:
         """Tell this socket that its message is stored: with its own copy of the message carrying
         ``"ack": true`` and ``duplicate`` (one frame), or with a separate ``ack`` frame when that
         copy went out already (a replay or a gap filled from the database got there first) or
         this socket does not follow the conversation (an agent replying to a chat not watched
         here). Then the events still to send (``post_message``) go out, in order after it."""
-        sent = False
-        if conv_pk is not None and self.joined.get(public_id) == conv_pk:
+        sent = self._sent_with_ack(conv_pk, posted.seq)
+        if not sent and conv_pk is not None and self.joined.get(public_id) == conv_pk:
             own = {**posted.payload, "conversation": public_id, "ack": True, "duplicate": not posted.created}
-            sent = await self.deliver_message(conv_pk, own)
+            # (while a gap before it is read from the database, chat_event may send it instead)
+            sent = await self.deliver_message(conv_pk, own) or self._sent_with_ack(conv_pk, posted.seq)
         if not sent:
             ack = {"type": "ack", "client_id": posted.client_id or None, "seq": posted.seq}
             if self.for_staff:
@@ -416,7 +428,15 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
             return
         if event["type"] == "message":
             if message.get("origin") == self.channel_name:
-                return  # our own message: sent with its ack once the writer returns (acknowledge)
+                # Our own message, stored (the writer publishes after commit): it goes out here,
+                # in the layer's order, with its ack; ``acknowledge`` then sends nothing more.
+                if event["seq"] > self.sent_seq.get(conv_pk, 0):
+                    # marked before the await, so ``acknowledge`` running meanwhile leaves it to us
+                    if self._acked is None:
+                        self._acked = set()
+                    self._acked.add((conv_pk, event["seq"]))
+                    await self.deliver_message(conv_pk, {**event, "ack": True, "duplicate": False})
+                return
             await self.deliver_message(conv_pk, event)
         else:
             if (
