@@ -426,3 +426,28 @@ def test_the_senders_own_copy_is_its_ack_and_everyone_gets_each_message_once(ali
     run_async(go)
     assert Message.objects.filter(conversation=conv, client_id="own0").count() == 1
     assert _seqs_are_gapless(conv)
+
+
+def test_on_sqlite_the_writers_commits_leave_the_wal_checkpoint_to_its_own_thread(agent, chat_open):
+    """SQLite would checkpoint inside the commit that passes 1,000 WAL pages, with every socket's
+    message waiting; the writer's connection has autocheckpoint off and a PASSIVE checkpoint
+    runs from another connection after commits."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    conv = _active(agent)
+    w = ChatWriter(max_wait_s=0)
+    try:
+        for i in range(3):
+            posted = w.submit(
+                conversation_id=conv.pk, sender=AGENT, author=agent, text=f"第{i}条", client_id=f"w{i}"
+            ).result(10)
+            assert posted.created
+        for _ in range(100):
+            if w.checkpoints:
+                break
+            threading.Event().wait(0.05)
+        assert w.checkpoints >= 1
+        assert w._sqlite_tuned is not None
+    finally:
+        w.stop()
+    assert [t for _, t in _texts(conv)][-3:] == ["第0条", "第1条", "第2条"]
