@@ -132,6 +132,8 @@ def serve_chat(port: int) -> None:
 
     from okwallet.asgi import application
 
+    if os.environ.get("OKW_BENCH_TRACE"):
+        _install_server_trace(os.environ["OKW_BENCH_TRACE"])
     uvicorn.run(
         application,
         host="127.0.0.1",
@@ -142,6 +144,169 @@ def serve_chat(port: int) -> None:
         backlog=8192,
         ws_per_message_deflate=False,
     )
+
+
+def _install_server_trace(path: str) -> None:
+    """Record, in the chat server, what can stall delivery: garbage collections, the writer's
+    batches (with their commit), SQLite WAL checkpoints and event-loop lag; written to ``path``
+    as JSON every second (wall-clock times, to line up with the generators' latency buckets)."""
+    import gc
+    import threading
+
+    from okwallet.chat import writer as chat_writer
+
+    trace = {"gc": [], "batch": [], "lag": [], "wal": []}
+    gc_start: dict = {}
+
+    def on_gc(phase, info):
+        if phase == "start":
+            gc_start["t"] = time.perf_counter()
+            gc_start["wall"] = time.time()
+        elif "t" in gc_start:
+            took = time.perf_counter() - gc_start.pop("t")
+            if took > 0.002 or info["generation"] == 2:
+                trace["gc"].append((gc_start["wall"], took, info["generation"], info["collected"]))
+
+    gc.callbacks.append(on_gc)
+    original = chat_writer.ChatWriter.write_batch
+
+    def write_batch(self, batch):
+        wall, t = time.time(), time.perf_counter()
+        try:
+            return original(self, batch)
+        finally:
+            trace["batch"].append((wall, time.perf_counter() - t, len(batch)))
+
+    chat_writer.ChatWriter.write_batch = write_batch
+
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    wal = Path(str(db["NAME"]) + "-wal") if db["ENGINE"].endswith("sqlite3") else None
+
+    def dump():
+        # The WAL file shrinks only when it is truncated or deleted; a checkpoint that restarts it
+        # is seen as the file's growth stopping while commits go on: we note shrinks only.
+        last_wal = -1
+        while True:
+            time.sleep(0.05)
+            if wal is not None:
+                try:
+                    size = wal.stat().st_size
+                except OSError:
+                    size = 0
+                if size < last_wal:
+                    trace["wal"].append((time.time(), last_wal, size))
+                last_wal = size
+            if int(time.time() * 20) % 20 == 0:
+                Path(path).write_text(json.dumps(trace))
+
+    threading.Thread(target=dump, daemon=True, name="bench-trace").start()
+
+    async def lag_monitor():
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(0.01)
+            late = time.perf_counter() - t - 0.01
+            if late > 0.02:
+                trace["lag"].append((time.time() - late, late))
+
+    import uvicorn.server
+
+    serve = uvicorn.server.Server.serve
+
+    async def serve_with_monitor(self, *args, **kwargs):
+        task = asyncio.ensure_future(lag_monitor())
+        try:
+            return await serve(self, *args, **kwargs)
+        finally:
+            task.cancel()
+
+    uvicorn.server.Server.serve = serve_with_monitor
+
+
+def timeline(lat_at: list, start: float, seconds: float, trace: dict | None, gen_gc: list) -> None:
+    """Print delivery latency over time (per-second buckets: count, p50, p99, max; then the worst
+    100 ms buckets) and, beside them, what the server and the generators were doing."""
+    if not lat_at:
+        return
+    per_s: dict[int, list[float]] = {}
+    per_100: dict[int, list[float]] = {}
+    for sent_at, latency in lat_at:
+        per_s.setdefault(int(sent_at - start), []).append(latency * 1000)
+        per_100.setdefault(int((sent_at - start) * 10), []).append(latency * 1000)
+    cells = []
+    for sec in sorted(per_s):
+        v = sorted(per_s[sec])
+        cells.append(f"{sec:>3}s n={len(v):<4} p99={pct(v, 0.99):6.1f} max={v[-1]:6.1f}")
+    log("latency by second of the fixed-rate phase (ms, by send time):")
+    for i in range(0, len(cells), 3):
+        print("    " + " | ".join(cells[i : i + 3]), flush=True)
+    worst = sorted(per_100, key=lambda b: max(per_100[b]), reverse=True)[:6]
+    log(
+        "worst 100 ms buckets: "
+        + ", ".join(
+            f"t+{b / 10:.1f}s max {max(per_100[b]):.0f} ms (n={len(per_100[b])})" for b in sorted(worst)
+        )
+    )
+
+    def near(events, fmt):
+        out = [fmt(e) for e in events if start - 1 <= e[0] <= start + seconds + 2]
+        return out[:40]
+
+    if trace:
+        batches = trace.get("batch", [])
+        inrun = [b for b in batches if start <= b[0] <= start + seconds]
+        if inrun:
+            d = sorted(b[1] * 1000 for b in inrun)
+            log(
+                f"server writer: {len(inrun)} batches, {sum(b[2] for b in inrun)} messages, batch time "
+                f"p50 {pct(d, 0.5):.1f} ms p99 {pct(d, 0.99):.1f} ms max {d[-1]:.1f} ms"
+            )
+        slow = near(
+            [b for b in batches if b[1] > 0.02], lambda b: f"t{b[0] - start:+.2f}s {b[1] * 1000:.0f}ms/{b[2]}"
+        )
+        log(f"server writer batches > 20 ms: {', '.join(slow) or 'none'}")
+        log(
+            "server WAL restarts (checkpoints): "
+            + (
+                ", ".join(
+                    near(
+                        trace.get("wal", []),
+                        lambda w: f"t{w[0] - start:+.2f}s {w[1] // 1024}→{w[2] // 1024} KB",
+                    )
+                )
+                or "none"
+            )
+        )
+        log(
+            "server GC (gen 2, or > 2 ms): "
+            + (
+                ", ".join(
+                    near(
+                        trace.get("gc", []), lambda g: f"t{g[0] - start:+.2f}s gen{g[2]} {g[1] * 1000:.0f}ms"
+                    )
+                )
+                or "none"
+            )
+        )
+        log(
+            "server event-loop lag > 20 ms: "
+            + (
+                ", ".join(near(trace.get("lag", []), lambda g: f"t{g[0] - start:+.2f}s {g[1] * 1000:.0f}ms"))
+                or "none"
+            )
+        )
+    if gen_gc:
+        log(
+            "generator GC (gen 2, or > 2 ms): "
+            + (
+                ", ".join(
+                    near(sorted(gen_gc), lambda g: f"t{g[0] - start:+.2f}s gen{g[2]} {g[1] * 1000:.0f}ms")
+                )
+                or "none"
+            )
+        )
 
 
 class ServerProc:
@@ -269,6 +434,21 @@ async def _gen(job: dict, results) -> None:
     base = f"ws://127.0.0.1:{port}"
     origin = [("Origin", f"http://127.0.0.1:{port}")]
     lat: list[float] = []
+    sent_ts: list[float] = []  # send time of each ``lat`` entry: the timeline (floats: no GC work)
+    gen_gc: list[tuple] = []
+    gc_t: dict = {}
+
+    def on_gc(phase, info):
+        if phase == "start":
+            gc_t["t"], gc_t["wall"] = time.perf_counter(), time.time()
+        elif "t" in gc_t:
+            took = time.perf_counter() - gc_t.pop("t")
+            if took > 0.002 or info["generation"] == 2:
+                gen_gc.append((gc_t["wall"], took, info["generation"]))
+
+    import gc
+
+    gc.callbacks.append(on_gc)
     delivered = 0
     sent = 0
     conns = []
@@ -303,6 +483,7 @@ async def _gen(job: dict, results) -> None:
             if f.get("type") == "message" and f.get("sender") == "customer":
                 ts = float(f["text"].split(" ", 1)[0])
                 lat.append(time.time() - ts)
+                sent_ts.append(ts)
                 delivered += 1
                 n += 1
                 if answer_every and n % answer_every == 0:  # agents answer some messages
@@ -318,7 +499,9 @@ async def _gen(job: dict, results) -> None:
                     )
 
     readers = []
+    watching = 0
     if kind == "chat":
+        watched = []
         for cookie, pids in job["agents"]:
             ws = await _connect(f"{base}/ws/chat/agent/", [*origin, ("Cookie", f"sessionid={cookie}")])
             if ws is None:
@@ -326,7 +509,25 @@ async def _gen(job: dict, results) -> None:
             for pid in pids:
                 await ws.send(json.dumps({"type": "watch", "conversation": pid}))
             agents.append(ws)
-        await asyncio.sleep(1.0 + 0.002 * len(job["slice"]))  # watches processed
+            watched.append(len(pids))
+
+        async def confirmed(ws, expected: int) -> int:
+            # Each watch is answered by "watching" once the server has joined the agent to that
+            # chat; messages sent before that reach the agent only through the watch's replay.
+            # (A fixed sleep here let the measured phase start while a few hundred watches were
+            # still queued in the server: their messages arrived seconds late, all at once —
+            # the ~500 ms p99 of the first 5,000-socket runs.)
+            got = 0
+            while got < expected:
+                if json.loads(await ws.recv()).get("type") == "watching":
+                    got += 1
+            return got
+
+        counts = await asyncio.wait_for(
+            asyncio.gather(*(confirmed(ws, k) for ws, k in zip(agents, watched, strict=True))),
+            timeout=max(600, len(job["slice"]) * 0.4),
+        )
+        watching = sum(counts)
         readers = [asyncio.create_task(agent_reader(ws, job["answer_every"])) for ws in agents]
 
     async def customer_drain(ws):
@@ -334,13 +535,25 @@ async def _gen(job: dict, results) -> None:
         try:
             async for raw in ws:
                 if kind != "chat":
-                    lat.append(time.time() - float(raw.split(" ", 1)[0]))
+                    ts = float(raw.split(" ", 1)[0])
+                    lat.append(time.time() - ts)
+                    sent_ts.append(ts)
                     delivered += 1
         except Exception:  # noqa: BLE001
             pass
 
     drains = [asyncio.create_task(customer_drain(ws)) for ws in conns if ws is not None]
+    # The generator's own full collections (its sockets are ~1M tracked objects at 5,000) took
+    # 1.6-2.6 s right at the start of the measured phase (lowest priority): they would be counted
+    # as the server's latency. Its sockets live for the whole run: move them out of the collector.
+    gc.collect()
+    gc.freeze()
     results.put(("ready", job["gen"], held))
+    if kind == "chat":
+        print(
+            f"[gen {job['gen']}] {held} customer sockets, {len(agents)} agents watching {watching} chats",
+            flush=True,
+        )
     # the parent writes the common start time once every generator holds its sockets
     sync = Path(job["sync"])
     while not sync.read_text().strip():
@@ -393,7 +606,8 @@ async def _gen(job: dict, results) -> None:
                 sent += 1
                 while True:
                     raw = await ws_iter.__anext__()
-                    if kind != "chat" or '"type": "ack"' in raw or '"type":"ack"' in raw:
+                    # chat: acknowledged by our own copy of the message ("ack": true) or an ack frame
+                    if kind != "chat" or '"ack": true' in raw or '"type": "ack"' in raw:
                         if kind != "chat":
                             delivered += 1
                         break
@@ -414,6 +628,8 @@ async def _gen(job: dict, results) -> None:
                 "sent": sent,
                 "delivered": delivered,
                 "lat": lat,
+                "lat_at": list(zip(sent_ts, lat, strict=True)) if job["mode"] == "rate" else [],
+                "gen_gc": gen_gc,
                 "cpu": cpu,
                 "agents": len(agents),
             },
@@ -512,6 +728,9 @@ def run_load(
         "sent": 0,
         "delivered": 0,
         "lat": [],
+        "lat_at": [],
+        "gen_gc": [],
+        "start_at": go,
         "cpu": 0.0,
         "gen_cpu": [],
         "server_rss_kb": mem_kb,
@@ -526,6 +745,8 @@ def run_load(
             for k in ("held", "sent", "delivered"):
                 out[k] += value[k]
             out["lat"] += value["lat"]
+            out["lat_at"] += value["lat_at"]
+            out["gen_gc"] += value["gen_gc"]
             out["gen_cpu"].append(value["cpu"])
     for p in procs:
         p.join(10)
@@ -616,6 +837,14 @@ def main() -> int:
         default="auto",
         help="uvicorn WebSocket implementation for the Channels servers (auto = websockets-sansio, what the Procfile runs)",
     )
+    ap.add_argument(
+        "--servers",
+        default="raw,channels-echo,chat",
+        help="comma-separated subset of raw,channels-echo,chat (to look into one; ratios need all)",
+    )
+    ap.add_argument("--layers", default="embedded,redis", help="chat layers to run: embedded,redis")
+    ap.add_argument("--skip-memory", action="store_true", help="skip the idle-memory runs")
+    ap.add_argument("--no-timeline", action="store_true", help="skip the latency-over-time print-out")
     for kind in ("raw", "channels-echo", "chat"):
         ap.add_argument(f"--serve-{kind}", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -653,8 +882,12 @@ def main() -> int:
         "OKW_BENCH_WS": args.ws,
     }
     report = {}
+    servers = set(args.servers.split(","))
+    show_timeline = not args.no_timeline
 
     for kind in ("raw", "channels-echo"):
+        if kind not in servers:
+            continue
         log(f"— baseline {kind} —")
         srv = ServerProc(kind, base_env) if not args.memory_only else None
         try:
@@ -671,6 +904,8 @@ def main() -> int:
                 server_pid=srv.proc.pid,
             )
             report[f"{kind}_rate"] = summarise(f"{kind} @ {rate:.0f}/s", res, seconds)
+            if show_timeline:
+                timeline(res["lat_at"], res["start_at"], seconds, None, res["gen_gc"])
             res = run_load(
                 kind.replace("channels-", ""),
                 srv.port,
@@ -687,12 +922,15 @@ def main() -> int:
         finally:
             if srv is not None:
                 srv.stop()
-        report[f"{kind}_mem_kb"], report[f"{kind}_mem_kb_marginal"], _ = idle_memory_per_conn(
-            kind, base_env, n, args.gen_procs
-        )
+        if not args.skip_memory:
+            report[f"{kind}_mem_kb"], report[f"{kind}_mem_kb_marginal"], _ = idle_memory_per_conn(
+                kind, base_env, n, args.gen_procs
+            )
 
     log("— chat: seeding agents and conversations —")
     layers = [("embedded", "")] + ([("redis", redis_url)] if redis_url and not args.memory_only else [])
+    wanted = set(args.layers.split(","))
+    layers = [(name, url) for name, url in layers if name in wanted and "chat" in servers]
     for layer, rurl in layers:
         env = {**base_env, "REDIS_URL": rurl}
         fixtures_path = var / f"fixtures-{layer}.json"
@@ -724,7 +962,8 @@ def main() -> int:
                 "chat", env, n, args.gen_procs, fixtures=main_fx
             )
             continue
-        srv = ServerProc("chat", env)
+        trace_path = var / f"trace-{layer}.json"
+        srv = ServerProc("chat", {**env, "OKW_BENCH_TRACE": str(trace_path)})
         try:
             res = run_load(
                 "chat",
@@ -740,6 +979,12 @@ def main() -> int:
             report[f"chat_{layer}_rate"] = summarise(f"chat/{layer} @ {rate:.0f}/s", res, seconds)
         finally:
             srv.stop()
+        if show_timeline:
+            try:
+                trace = json.loads(trace_path.read_text())
+            except (OSError, ValueError):
+                trace = None
+            timeline(res["lat_at"], res["start_at"], seconds, trace, res["gen_gc"])
         srv = ServerProc("chat", env)
         try:
             res = run_load(
@@ -756,11 +1001,17 @@ def main() -> int:
             report[f"chat_{layer}_loop"] = summarise(f"chat/{layer} closed loop", res, min(seconds, 8))
         finally:
             srv.stop()
-        if layer == "embedded":
+        if layer == "embedded" and not args.skip_memory:
             report["chat_mem_kb"], report["chat_mem_kb_marginal"], _ = idle_memory_per_conn(
                 "chat", env, n, args.gen_procs, fixtures=main_fx
             )
 
+    if not {"raw", "channels-echo", "chat"} <= servers or not layers or args.skip_memory:
+        for key, value in report.items():
+            if isinstance(value, dict):
+                log(f"{key}: {value}")
+        Path(var / "report.json").write_text(json.dumps(report, indent=1))
+        return 0
     if args.memory_only:
         for key in ("raw", "channels-echo", "chat"):
             log(

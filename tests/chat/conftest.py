@@ -86,6 +86,11 @@ def session_cookie(user) -> str:
     return c.cookies["sessionid"].value
 
 
+def is_ack(frame: dict) -> bool:
+    """Does ``frame`` tell its sender that a message was stored (docs/chat.md "Protocol")?"""
+    return frame.get("type") == "ack" or (frame.get("type") == "message" and frame.get("ack") is True)
+
+
 class Socket:
     """A JSON WebSocket client over Channels' communicator."""
 
@@ -116,14 +121,20 @@ class Socket:
         return json.loads(await self.comm.receive_from(timeout=timeout))
 
     async def expect(self, type_: str, timeout=3.0, **match) -> dict:
-        """Next frame of ``type_`` (matching the given fields); other frames are kept for later."""
+        """Next frame of ``type_`` (matching the given fields); other frames are kept for later.
+
+        ``type_="ack"`` matches what acknowledges a message (``is_ack``): the sender's own copy
+        of its message (``"ack": true``) or, where that copy went out another way, an ``ack``
+        frame."""
         skipped = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         try:
             while True:
                 for i, frame in enumerate(self.backlog):
-                    if frame.get("type") == type_ and all(frame.get(k) == v for k, v in match.items()):
+                    if (is_ack(frame) if type_ == "ack" else frame.get("type") == type_) and all(
+                        frame.get(k) == v for k, v in match.items()
+                    ):
                         return self.backlog.pop(i)
                 remaining = deadline - loop.time()
                 if remaining <= 0:

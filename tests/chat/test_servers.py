@@ -11,7 +11,7 @@ import pytest
 import requests
 from websockets.asyncio.client import connect
 
-from tests.chat.conftest import run_async, session_cookie
+from tests.chat.conftest import is_ack, run_async, session_cookie
 from tests.chat.servers import Server, chat_always_open
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -29,7 +29,9 @@ class Client:
         deadline = loop.time() + timeout
         while True:
             for i, f in enumerate(self.backlog):
-                if f.get("type") == type_ and all(f.get(k) == v for k, v in match.items()):
+                if (is_ack(f) if type_ == "ack" else f.get("type") == type_) and all(
+                    f.get(k) == v for k, v in match.items()
+                ):
                     return self.backlog.pop(i)
             remaining = deadline - loop.time()
             if remaining <= 0:

@@ -37,11 +37,11 @@ def test_customer_gets_bot_answer_with_helpful_and_handoff_buttons(alice, socket
         assert greeting["data"]["buttons"] == ["handoff"]  # 转人工 visible from the first screen
         mine = await s.expect("message", sender="customer")
         assert mine["text"] == "充值多久到账？" and mine["client_id"] == "c1"
+        assert mine["ack"] is True and mine["duplicate"] is False  # the copy is the ack
         answer = await s.expect("message", sender="bot")
         assert answer["text"] == "银行卡充值一般几分钟到账。"
         assert answer["data"]["buttons"] == ["helpful", "not_helpful", "handoff"]
-        ack = await s.expect("ack")
-        assert ack["seq"] == mine["seq"]
+        assert answer["seq"] == mine["seq"] + 1 and "ack" not in answer
         await s.send(type="feedback", seq=answer["seq"], helpful=True)
         await s.expect("feedback_saved")
         await s.close()

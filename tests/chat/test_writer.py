@@ -376,3 +376,78 @@ def test_without_group_commit_sockets_store_one_transaction_per_message(alice, s
 
     run_async(go)
     assert Message.objects.filter(client_id="direct").count() == 1
+
+
+def test_the_senders_own_copy_is_its_ack_and_everyone_gets_each_message_once(alice, agent, socket, chat_open):
+    """One frame per message to its sender (the copy with ``ack``), the plain copy to the others;
+    a re-sent ``client_id`` is answered with an ``ack`` frame, never a second copy."""
+    conv = _active(agent, customer=alice)
+
+    async def go():
+        a = socket("/ws/chat/agent/", user=agent)
+        await a.connect()
+        await a.expect("welcome")
+        await a.send(type="watch", conversation=conv.public_id)
+        await a.expect("watching")
+        await a.drain(0.3)
+        c = socket("/ws/chat/", user=alice)
+        await c.connect()
+        welcome = await c.expect("welcome")
+        await c.drain(0.3)
+        base = welcome["last_seq"]
+        for i in range(3):
+            await c.send(type="message", text=f"第{i}条", client_id=f"own{i}")
+        await a.send(type="message", conversation=conv.public_id, text="收到", client_id="agent1")
+        to_customer = await c.drain(0.5)
+        to_agent = await a.drain(0.5)
+        mine = [f for f in to_customer if f.get("sender") == "customer"]
+        assert [(f["type"], f["client_id"], f["ack"], f["duplicate"]) for f in mine] == [
+            ("message", f"own{i}", True, False) for i in range(3)
+        ]
+        assert not [f for f in to_customer if f["type"] == "ack"]  # the copy was the ack
+        seen_by_customer = [f["seq"] for f in to_customer if f["type"] == "message"]
+        assert seen_by_customer == list(range(base + 1, base + 5))  # in order, each once
+        reply = next(f for f in to_customer if f.get("sender") == "agent")
+        assert "ack" not in reply and reply["client_id"] == "agent1"
+        own_reply = [f for f in to_agent if f.get("sender") == "agent"]
+        assert len(own_reply) == 1 and own_reply[0]["ack"] is True  # the agent's copy is its ack
+        assert not [f for f in to_agent if f["type"] == "ack"]
+        customers = [f for f in to_agent if f.get("sender") == "customer"]
+        assert [f["client_id"] for f in customers] == ["own0", "own1", "own2"]
+        assert not [f for f in customers if "ack" in f]
+        # the same client_id again: stored once, answered by an ack frame (seq already sent here)
+        await c.send(type="message", text="第0条", client_id="own0")
+        again = await c.expect("ack")
+        assert again["type"] == "ack" and again["duplicate"] is True and again["seq"] == mine[0]["seq"]
+        assert not [f for f in await a.drain(0.3) if f["type"] == "message"]
+        await c.close()
+        await a.close()
+
+    run_async(go)
+    assert Message.objects.filter(conversation=conv, client_id="own0").count() == 1
+    assert _seqs_are_gapless(conv)
+
+
+def test_on_sqlite_the_writers_commits_leave_the_wal_checkpoint_to_its_own_thread(agent, chat_open):
+    """SQLite would checkpoint inside the commit that passes 1,000 WAL pages, with every socket's
+    message waiting; the writer's connection has autocheckpoint off and a PASSIVE checkpoint
+    runs from another connection after commits."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    conv = _active(agent)
+    w = ChatWriter(max_wait_s=0)
+    try:
+        for i in range(3):
+            posted = w.submit(
+                conversation_id=conv.pk, sender=AGENT, author=agent, text=f"第{i}条", client_id=f"w{i}"
+            ).result(10)
+            assert posted.created
+        for _ in range(100):
+            if w.checkpoints:
+                break
+            threading.Event().wait(0.05)
+        assert w.checkpoints >= 1
+        assert w._sqlite_tuned is not None
+    finally:
+        w.stop()
+    assert [t for _, t in _texts(conv)][-3:] == ["第0条", "第1条", "第2条"]

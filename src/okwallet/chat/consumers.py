@@ -72,6 +72,11 @@ def _run(func, /, **kwargs):
 run_service = database_sync_to_async(_run)
 
 
+def _post_one(**kwargs) -> writer.Posted:
+    msg, created = svc.message_post(**kwargs)
+    return writer.Posted(msg.seq, msg.client_id, created, svc.message_payload(msg))
+
+
 async def post_message(
     *,
     conversation_id: int,
@@ -82,15 +87,18 @@ async def post_message(
     internal=False,
     lang=None,
     with_assistant=False,
-):
-    """Store one message and send its live event; returns (seq, client_id, created).
+    origin=None,
+) -> tuple[writer.Posted, list]:
+    """Store one message; returns (what was stored, live events still to send).
 
     Through the process's group-commit writer (``chat.writer``: one transaction per batch of
-    messages from every socket), or one transaction per message in Channels' database thread:
-    with ``OKWALLET_CHAT_GROUP_COMMIT = False``, and for a chat still with the assistant
+    messages from every socket; it has sent the live event, marked with ``origin``, before this
+    returns), or one transaction per message in Channels' database thread: with
+    ``OKWALLET_CHAT_GROUP_COMMIT = False``, and for a chat still with the assistant
     (``with_assistant``: its answer is worked out in the same transaction and may take a while;
-    it must not hold up everyone else's messages in the writer). Either way the event goes out
-    after the commit."""
+    it must not hold up everyone else's messages in the writer). There the events (the message,
+    the assistant's answer, a handoff) are returned for the caller to send once it has sent the
+    sender its own copy. Either way events go out after the commit."""
     if writer.enabled() and not with_assistant:
         posted = await writer.get_writer().post(
             conversation_id=conversation_id,
@@ -100,10 +108,11 @@ async def post_message(
             client_id=client_id,
             internal=internal,
             lang=lang,
+            origin=origin,
         )
-        return posted.seq, posted.client_id, posted.created
-    (msg, created), evts = await run_service(
-        svc.message_post,
+        return posted, []
+    posted, evts = await run_service(
+        _post_one,
         conversation_id=conversation_id,
         sender=sender,
         author=author,
@@ -111,8 +120,7 @@ async def post_message(
         client_id=client_id,
         internal=internal,
     )
-    await events.send_collected(evts)
-    return msg.seq, msg.client_id, created
+    return posted, evts
 
 
 class ConvRef:
@@ -175,6 +183,7 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
     violations: TokenBucket | None = None
     _frames: list | None = None
     _worker: asyncio.Future | None = None
+    _acked: set | None = None  # (conversation pk, seq) of own messages sent with their ack
 
     async def dispatch(self, message):
         # Channels (4.2+) hops to its database thread before every handler to close stale
@@ -346,8 +355,9 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
         for msg in messages:
             await self.send_message(conv.pk, {**svc.message_payload(msg), "conversation": conv.public_id})
 
-    async def deliver_message(self, conv_pk: int, payload: dict) -> None:
-        """A live message event: sent in sequence order, never twice.
+    async def deliver_message(self, conv_pk: int, payload: dict) -> bool:
+        """A live message event: sent in sequence order, never twice (False: it was not sent,
+        having gone out before).
 
         Numbers are allocated under the conversation's row lock (SQLite: one writer at a
         time), so when message N is committed every message before it is too. An event that
@@ -367,16 +377,47 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
                 )
             if self.sent_seq.get(conv_pk, 0) < seq - 1:
                 self.sent_seq[conv_pk] = seq - 1  # the rest of the gap: internal notes a customer never sees
-        await self.send_message(conv_pk, payload)
+        return await self.send_message(conv_pk, payload)
 
-    async def send_message(self, conv_pk: int, payload: dict) -> None:
+    async def send_message(self, conv_pk: int, payload: dict) -> bool:
         seq = payload["seq"]
         if seq <= self.sent_seq.get(conv_pk, 0):
-            return  # already sent on this connection (replay and live event overlapped)
+            return False  # already sent on this connection (replay and live event overlapped)
         self.sent_seq[conv_pk] = seq
         if payload.get("internal") and not self.for_staff:
-            return
+            return False
         await self.send_json(payload)
+        return True
+
+    def _sent_with_ack(self, conv_pk, seq) -> bool:
+        """Did ``chat_event`` send our own message ``seq`` with its ack? (Forgets it.)"""
+        acked = self._acked
+        if acked is None or (conv_pk, seq) not in acked:
+            return False
+        acked.discard((conv_pk, seq))
+        if not acked:
+            self._acked = None
+        return True
+
+    async def acknowledge(self, conv_pk: int | None, public_id: str, posted, pending_events=()) -> None:
+        """Tell this socket that its message is stored: with its own copy of the message carrying
+        ``"ack": true`` and ``duplicate`` (one frame), or with a separate ``ack`` frame when that
+        copy went out already (a replay or a gap filled from the database got there first) or
+        this socket does not follow the conversation (an agent replying to a chat not watched
+        here). Then the events still to send (``post_message``) go out, in order after it."""
+        sent = self._sent_with_ack(conv_pk, posted.seq)
+        if not sent and conv_pk is not None and self.joined.get(public_id) == conv_pk:
+            own = {**posted.payload, "conversation": public_id, "ack": True, "duplicate": not posted.created}
+            # (while a gap before it is read from the database, chat_event may send it instead)
+            sent = await self.deliver_message(conv_pk, own) or self._sent_with_ack(conv_pk, posted.seq)
+        if not sent:
+            ack = {"type": "ack", "client_id": posted.client_id or None, "seq": posted.seq}
+            if self.for_staff:
+                ack["conversation"] = public_id
+            ack["duplicate"] = not posted.created
+            await self.send_json(ack)
+        if pending_events:
+            await events.send_collected(pending_events)
 
     # --- events from the channel layer ------------------------------------------------
 
@@ -386,6 +427,16 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
         if conv_pk is None:
             return
         if event["type"] == "message":
+            if message.get("origin") == self.channel_name:
+                # Our own message, stored (the writer publishes after commit): it goes out here,
+                # in the layer's order, with its ack; ``acknowledge`` then sends nothing more.
+                if event["seq"] > self.sent_seq.get(conv_pk, 0):
+                    # marked before the await, so ``acknowledge`` running meanwhile leaves it to us
+                    if self._acked is None:
+                        self._acked = set()
+                    self._acked.add((conv_pk, event["seq"]))
+                    await self.deliver_message(conv_pk, {**event, "ack": True, "duplicate": False})
+                return
             await self.deliver_message(conv_pk, event)
         else:
             if (
@@ -536,7 +587,7 @@ class CustomerChatConsumer(BaseChatConsumer):
         if not isinstance(text, str):
             raise BadFrame(details={"field": "text"})
         conv = await self.ensure_conversation(frame)
-        seq, client_id, created = await post_message(
+        posted, pending = await post_message(
             conversation_id=conv.pk,
             sender=Message.Sender.CUSTOMER,
             author=self.user,
@@ -544,10 +595,9 @@ class CustomerChatConsumer(BaseChatConsumer):
             client_id=str(frame.get("client_id") or "")[:64],
             lang=self.lang,
             with_assistant=conv.status == Conversation.Status.BOT,
+            origin=self.channel_name,
         )
-        await self.send_json(
-            {"type": "ack", "client_id": client_id or None, "seq": seq, "duplicate": not created}
-        )
+        await self.acknowledge(conv.pk, conv.public_id, posted, pending)
         if conv.status == Conversation.Status.BOT:  # the assistant may have handed off
             await self.refresh_status()
 
@@ -744,7 +794,7 @@ class AgentChatConsumer(BaseChatConsumer):
         text = frame.get("text")
         if not isinstance(text, str):
             raise BadFrame(details={"field": "text"})
-        seq, client_id, created = await post_message(
+        posted, pending = await post_message(
             conversation_id=conv_pk,
             sender=Message.Sender.AGENT,
             author=self.user,
@@ -752,16 +802,9 @@ class AgentChatConsumer(BaseChatConsumer):
             client_id=str(frame.get("client_id") or "")[:64],
             internal=bool(frame.get("internal", False)),
             lang=self.lang,
+            origin=self.channel_name,
         )
-        await self.send_json(
-            {
-                "type": "ack",
-                "conversation": pid,
-                "client_id": client_id or None,
-                "seq": seq,
-                "duplicate": not created,
-            }
-        )
+        await self.acknowledge(conv_pk, pid, posted, pending)
 
     async def frame_typing(self, frame):
         if not self._typing_allowed():

@@ -147,6 +147,8 @@
     } else if (f.type === "started") {
       conv = f.conversation; store("okchat.conv", conv); status = f.status;
     } else if (f.type === "message") {
+      // Our own message coming back (with "ack": true, or in a replay) means it is stored.
+      if (f.client_id && f.sender === "customer") { delete pending[f.client_id]; }
       render(f);
     } else if (f.type === "ack") {
       if (f.client_id) { delete pending[f.client_id]; }
