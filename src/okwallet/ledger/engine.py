@@ -656,7 +656,7 @@ class _Batch:
                 res[2] = self.records[res[0]].id
 
     def insert_lock_apply(self, results: list[list]) -> dict[int, tuple]:
-        """PostgreSQL, optimistic: INSERT the new transfers, lock and read the accounts (id order),
+        """PostgreSQL, optimistic: lock and read the accounts (id order), INSERT the new transfers,
         and add this evaluation's balance changes to them, in one round trip when there is one
         INSERT (a pipeline: the server runs the three back to back). Changes, not values: if the
         locked state differs from the one evaluated on but every result stays the same, the
@@ -675,9 +675,12 @@ class _Batch:
             groups = []
         with pg_cursor(db) as insert, pg_cursor(db) as lock, pg_cursor(db) as apply:
             with db.connection.pipeline():
+                # Accounts locked before the new keys are inserted: the order of the single path
+                # and of lock-first batches, so a writer never holds a new key while it waits for
+                # an account another writer holds while waiting for that key (a deadlock).
+                lock.execute(_PG_ACCOUNTS_LOCKED, [_pg_ints(self.account_ids)], prepare=True)
                 if groups:
                     self._pg_insert_send(groups[0], insert, with_balances=False)
-                lock.execute(_PG_ACCOUNTS_LOCKED, [_pg_ints(self.account_ids)], prepare=True)
                 if ids:
                     apply.execute(self._PG_ADD_BALANCES, columns, prepare=True)
             if groups:
@@ -816,8 +819,8 @@ def run_batch(
     are then all not ``ok``.
 
     ``optimistic``: evaluate on the accounts' last known state (this process's cache, or an
-    unlocked read for accounts it has not seen), then in one round trip INSERT the transfers, lock
-    the accounts (id order) and add the evaluation's balance changes: the locks are held for the
+    unlocked read for accounts it has not seen), then in one round trip lock the accounts (id
+    order), INSERT the transfers and add the evaluation's balance changes: the locks are held for the
     UPDATE, the commit and a comparison instead of for the whole batch, so a second writer waits
     less. The locked state is compared with the one evaluated on; if they differ the batch is
     evaluated again on the locked state, and unless every result is the same (then the inserted

@@ -218,8 +218,8 @@ def transfer_create(
                 if attempt == 2:
                     raise
             except OperationalError as exc:
-                # The same new key from an optimistic batch too (it holds the key, then waits
-                # for this call's accounts): the server aborts one of the two; run again.
+                # A deadlock is not expected (every writer locks accounts in id order before it
+                # inserts a key) but is cheap to survive: the server aborts one side; run again.
                 if attempt == 2 or not _is_deadlock(exc):
                     raise
     with transaction.atomic():
@@ -246,8 +246,8 @@ def transfers_create(*, transfers: list[TransferIn]) -> list[TransferResult]:
             if attempt == 3:
                 raise
         except OperationalError as exc:
-            # A deadlock needs two writers of the same new key at once (an optimistic batch holds
-            # its keys before its locks); the server aborts one of them, which runs again.
+            # Not expected (accounts are locked in id order before any key is inserted), but a
+            # deadlock the server broke is retried like a stale read.
             if attempt == 3 or not _is_deadlock(exc):
                 raise
     raise AssertionError("unreachable")
