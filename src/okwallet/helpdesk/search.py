@@ -85,9 +85,12 @@ def _words(query: str) -> list[str]:
 
 def filter_queryset(qs, query: str):
     """Tickets whose tokens contain every token of ``query``."""
+    return _filter_words(qs, _words(query))
+
+
+def _filter_words(qs, words: list[str]):
     from django.db import connection
 
-    words = _words(query)
     if not words:
         return qs
     if connection.vendor == "postgresql":
@@ -127,7 +130,7 @@ def newest_matches(qs, query: str, n: int) -> list:
         if ids is not None:
             by_id = {row["id"]: row for row in qs.filter(id__in=ids)}
             return [by_id[i] for i in ids if i in by_id]
-    return list(filter_queryset(qs, query)[:n])
+    return list(_filter_words(qs, words)[:n])
 
 
 def _pg_newest_ids(qs, words: str, n: int) -> list[int] | None:
