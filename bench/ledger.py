@@ -212,6 +212,23 @@ def _single_clients(ids, seconds, clients, label, proc, start=None):
     return sum(c[0] for c in counts), sum(c[1] for c in counts), elapsed
 
 
+def _in_processes(target, procs: int, seconds: float, args: tuple) -> tuple[int, int, float]:
+    """``target(*args, k, start, out)`` in ``procs`` spawned processes released together by the
+    ``start`` barrier; their (posted, rejected, elapsed) summed (elapsed: the longest)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    start, out = ctx.Barrier(procs + 1), ctx.Queue()
+    workers = [ctx.Process(target=target, args=(*args, k, start, out)) for k in range(procs)]
+    for w in workers:
+        w.start()
+    start.wait(timeout=120)
+    parts = [out.get(timeout=seconds + 120) for _ in workers]
+    for w in workers:
+        w.join()
+    return sum(p[0] for p in parts), sum(p[1] for p in parts), max(p[2] for p in parts)
+
+
 def _single_process(ids, seconds, clients, label, proc, start, out):
     """One of several client processes (spawned: a fresh interpreter with the parent's environment,
     its own GIL and DB pool)."""
@@ -228,23 +245,9 @@ def run_single(
     if procs == 1:
         posted, rejected, elapsed = _single_clients(ids, seconds, clients, label, 0)
     else:
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("spawn")
-        start, out = ctx.Barrier(procs + 1), ctx.Queue()
-        workers = [
-            ctx.Process(target=_single_process, args=(ids, seconds, clients // procs, label, k, start, out))
-            for k in range(procs)
-        ]
-        for w in workers:
-            w.start()
-        start.wait(timeout=120)
-        parts = [out.get(timeout=seconds + 120) for _ in workers]
-        for w in workers:
-            w.join()
-        posted = sum(p[0] for p in parts)
-        rejected = sum(p[1] for p in parts)
-        elapsed = max(p[2] for p in parts)
+        posted, rejected, elapsed = _in_processes(
+            _single_process, procs, seconds, (ids, seconds, clients // procs, label)
+        )
     rate = posted / elapsed
     rej = rejected / max(1, posted + rejected)
     print(
@@ -331,25 +334,9 @@ def run_batch(
     if procs == 1:
         posted, rejected, elapsed = _batch_writers(ids, seconds, writers, label, batch, 0)
     else:
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("spawn")
-        start, out = ctx.Barrier(procs + 1), ctx.Queue()
-        workers = [
-            ctx.Process(
-                target=_batch_process, args=(ids, seconds, writers // procs, label, batch, k, start, out)
-            )
-            for k in range(procs)
-        ]
-        for w in workers:
-            w.start()
-        start.wait(timeout=120)
-        parts = [out.get(timeout=seconds + 120) for _ in workers]
-        for w in workers:
-            w.join()
-        posted = sum(p[0] for p in parts)
-        rejected = sum(p[1] for p in parts)
-        elapsed = max(p[2] for p in parts)
+        posted, rejected, elapsed = _in_processes(
+            _batch_process, procs, seconds, (ids, seconds, writers // procs, label, batch)
+        )
     rate = posted / elapsed
     rej = rejected / max(1, posted + rejected)
     print(f"  {label}: {rate:,.0f} posted/s, rejected {rej:.1%} ({procs} process(es))", flush=True)
