@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -416,11 +416,14 @@ def test_a_change_between_the_optimistic_read_and_the_lock_is_seen(
     monkeypatch.setattr(engine._Batch, "insert_lock_apply", interfering)
     monkeypatch.setattr(engine, "_account_cache", engine._AccountCache())  # nothing known yet: read
     monkeypatch.setattr(engine, "_lock_first_left", 0)
-    [r] = transfers_create(
-        transfers=[
-            TransferIn(key="batch", debit_account_id=wallet, credit_account_id=payee, amount_fen=80, code="t")
-        ]
-    )
+    with transaction.atomic():  # inside the caller's transaction: the optimistic path (not sealed)
+        [r] = transfers_create(
+            transfers=[
+                TransferIn(
+                    key="batch", debit_account_id=wallet, credit_account_id=payee, amount_fen=80, code="t"
+                )
+            ]
+        )
     assert interfered == ["ok"]
     assert r.result == expected
     # Run again the locking way when the optimistic attempt could not stand, and lock first for a while.
@@ -430,6 +433,203 @@ def test_a_change_between_the_optimistic_read_and_the_lock_is_seen(
     assert Account.objects.get(pk=wallet).available_fen == funded + meanwhile - (
         80 if expected == "ok" else 0
     )
+    assert ledger_verify().clean
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("funded", "meanwhile", "evaluated_again"),
+    [
+        (1_000, -50, False),  # the moved balance still covers every debit of the batch: no second look
+        (1_000, +50, False),
+        (100, -50, True),  # covers them only because the batch credits the wallet first: evaluated again
+    ],
+)
+def test_an_optimistic_batch_skips_the_second_evaluation_only_when_certain(
+    monkeypatch, funded, meanwhile, evaluated_again
+):
+    """On the locked state every result of an all-``ok`` batch stays ``ok`` when the wallet's
+    locked balance covers all of the batch's debits from it (the worst order); then the batch is
+    not evaluated again. Otherwise it is, and here it comes out the same (a credit precedes the
+    debit). Either way the balances are exact."""
+    from okwallet.ledger import engine
+
+    operator = account_create(code="equity", ref="opt2:op")
+    wallet, payee, other = (
+        account_create(code="wallet", ref=f"opt2:{n}", debits_must_not_exceed_credits=True).pk for n in "wpo"
+    )
+    transfer_create(
+        key="fund", debit_account_id=operator.pk, credit_account_id=wallet, amount_fen=funded, code="t"
+    )
+    insert_lock_apply, rerun = engine._Batch.insert_lock_apply, engine._Batch.rerun
+    reruns = []
+
+    def interfering(self, results):
+        dr, cr = (wallet, other) if meanwhile < 0 else (operator.pk, wallet)
+        thread = threading.Thread(
+            target=lambda: (
+                transfer_create(
+                    key="meanwhile",
+                    debit_account_id=dr,
+                    credit_account_id=cr,
+                    amount_fen=abs(meanwhile),
+                    code="t",
+                ),
+                connections.close_all(),
+            )
+        )
+        thread.start()
+        thread.join(timeout=30)
+        return insert_lock_apply(self, results)
+
+    def counting_rerun(self, state):
+        reruns.append(state)
+        return rerun(self, state)
+
+    monkeypatch.setattr(engine._Batch, "insert_lock_apply", interfering)
+    monkeypatch.setattr(engine._Batch, "rerun", counting_rerun)
+    monkeypatch.setattr(engine, "_account_cache", engine._AccountCache())
+    monkeypatch.setattr(engine, "_lock_first_left", 0)
+    with transaction.atomic():  # inside the caller's transaction: the optimistic path (not sealed)
+        results = transfers_create(
+            transfers=[
+                TransferIn(
+                    key="in", debit_account_id=operator.pk, credit_account_id=wallet, amount_fen=100, code="t"
+                ),
+                TransferIn(
+                    key="out", debit_account_id=wallet, credit_account_id=payee, amount_fen=150, code="t"
+                ),
+            ]
+        )
+    assert [r.result for r in results] == ["ok", "ok"]
+    assert len(reruns) == int(evaluated_again)
+    assert engine._lock_first_left == 0
+    assert Account.objects.get(pk=wallet).available_fen == funded + meanwhile + 100 - 150
+    assert Account.objects.get(pk=payee).available_fen == 150
+    # What the process remembers of the wallet is what the UPDATE wrote.
+    state = engine._account_cache.states[wallet]
+    assert state[engine.CPO] - state[engine.DPO] - state[engine.DP] == funded + meanwhile + 100 - 150
+    assert ledger_verify().clean
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("funded", "meanwhile", "first_out", "expected", "sealed"),
+    [
+        (1_000, -50, 80, ["ok", "ok"], True),  # moved, but still covers the batch: one round trip
+        (1_000, +50, 80, ["ok", "ok"], True),
+        (100, -50, 160, ["ok", "exceeds_credits"], False),  # no longer covers it: aborted, locking way
+        (100, -50, 150, ["ok", "ok"], False),  # covered only with the batch's own credit: locking way
+    ],
+)
+def test_a_sealed_batch_commits_in_one_round_trip_only_when_certain(
+    monkeypatch, funded, meanwhile, first_out, expected, sealed
+):
+    """Outside a transaction a batch of new transfers is sealed: BEGIN, locks, INSERT, UPDATE and
+    COMMIT in one pipeline, the server asserting that every ok result stands on the state it
+    locked. Another writer moves the wallet between the evaluation and the pipeline: where the
+    assertion fails, nothing of the sealed attempt remains and the locking way decides."""
+    from okwallet.ledger import engine, services
+
+    operator = account_create(code="equity", ref="seal:op")
+    wallet, payee, other = (
+        account_create(code="wallet", ref=f"seal:{n}", debits_must_not_exceed_credits=True).pk for n in "wpo"
+    )
+    transfer_create(
+        key="fund", debit_account_id=operator.pk, credit_account_id=wallet, amount_fen=funded, code="t"
+    )
+    new_groups, run_batch = engine._Batch._new_groups, services.run_batch
+    locking_way = []
+
+    def interfering(self):
+        if not locking_way:  # the sealed attempt: evaluated, nothing sent yet
+            dr, cr = (wallet, other) if meanwhile < 0 else (operator.pk, wallet)
+            thread = threading.Thread(
+                target=lambda: (
+                    transfer_create(
+                        key="meanwhile",
+                        debit_account_id=dr,
+                        credit_account_id=cr,
+                        amount_fen=abs(meanwhile),
+                        code="t",
+                    ),
+                    connections.close_all(),
+                )
+            )
+            thread.start()
+            thread.join(timeout=30)
+        return new_groups(self)
+
+    def counting_run_batch(transfers, **kw):
+        locking_way.append(kw)
+        return run_batch(transfers, **kw)
+
+    monkeypatch.setattr(engine._Batch, "_new_groups", interfering)
+    monkeypatch.setattr(services, "run_batch", counting_run_batch)
+    monkeypatch.setattr(engine, "_account_cache", engine._AccountCache())
+    monkeypatch.setattr(engine, "_lock_first_left", 0)
+    results = transfers_create(
+        transfers=[
+            TransferIn(
+                key="in", debit_account_id=operator.pk, credit_account_id=wallet, amount_fen=100, code="t"
+            ),
+            TransferIn(
+                key="out", debit_account_id=wallet, credit_account_id=payee, amount_fen=first_out, code="t"
+            ),
+        ]
+    )
+    assert [r.result for r in results] == expected
+    assert all((r.transfer_id is not None) == r.ok for r in results)
+    assert Transfer.objects.filter(key="meanwhile").count() == 1
+    if sealed:
+        assert locking_way == []
+        assert engine._lock_first_left == 0
+    else:  # straight to the locking way (the sealed attempt was the optimistic one), then lock first
+        assert locking_way == [{"assume_new_keys": False, "optimistic": False}]
+        assert engine._lock_first_left == engine.STALE_BACKOFF
+    moved_out = first_out if expected[1] == "ok" else 0
+    assert Account.objects.get(pk=wallet).available_fen == funded + meanwhile + 100 - moved_out
+    assert Account.objects.get(pk=payee).available_fen == moved_out
+    state = engine._account_cache.states[wallet]  # what the process remembers is what was written
+    assert state[engine.CPO] - state[engine.DPO] - state[engine.DP] == funded + meanwhile + 100 - moved_out
+    assert ledger_verify().clean
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_sealed_batch_with_a_key_that_exists_leaves_nothing_and_returns_the_original(monkeypatch):
+    from okwallet.ledger import engine
+
+    operator = account_create(code="equity", ref="sealk:op")
+    wallet = account_create(code="wallet", ref="sealk:w", debits_must_not_exceed_credits=True).pk
+    monkeypatch.setattr(engine, "_lock_first_left", 0)
+    [first] = transfers_create(
+        transfers=[
+            TransferIn(
+                key="k1", debit_account_id=operator.pk, credit_account_id=wallet, amount_fen=5, code="t"
+            )
+        ]
+    )
+    again = transfers_create(
+        transfers=[
+            TransferIn(
+                key="k2", debit_account_id=operator.pk, credit_account_id=wallet, amount_fen=7, code="t"
+            ),
+            TransferIn(
+                key="k1", debit_account_id=operator.pk, credit_account_id=wallet, amount_fen=5, code="t"
+            ),
+        ]
+    )
+    assert first.result == "ok"
+    assert [(r.result, r.transfer_id == first.transfer_id) for r in again] == [
+        ("ok", False),
+        ("exists", True),
+    ]
+    assert engine._lock_first_left == 0  # a repeated key is not contention
+    assert Account.objects.get(pk=wallet).available_fen == 12
+    assert connection.connection.info.transaction_status.name == "IDLE"
     assert ledger_verify().clean
 
 

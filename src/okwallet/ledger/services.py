@@ -21,6 +21,7 @@ from okwallet.ledger.engine import (
     pg_call_prepared,
     pg_cursor,
     run_batch,
+    run_batch_sealed,
 )
 from okwallet.ledger.models import CNY, Account, Transfer
 from okwallet.ledger.results import message_for
@@ -233,14 +234,27 @@ def transfers_create(*, transfers: list[TransferIn]) -> list[TransferResult]:
     succeeds or fails as a whole. Locks every account the batch touches, in id order (on
     PostgreSQL's first attempt after inserting the transfers: see ``run_batch``).
     """
+    db = connections[DEFAULT_DB_ALIAS]
+    sealed_tried = False
+    if db.vendor == "postgresql" and not db.in_atomic_block and db.get_autocommit():
+        # Outside the caller's transaction: BEGIN to COMMIT in one round trip when the batch
+        # allows it (every transfer new and ok; see run_batch_sealed).
+        try:
+            sealed = run_batch_sealed(list(transfers))
+        except StaleRead:
+            sealed_tried = True
+        else:
+            if sealed is not None:
+                return sealed
     for attempt in range(4):
         try:
             with transaction.atomic():
                 # First optimistically (exact either way, see run_batch): as if every key were new,
                 # on the accounts' last known state, locking them only for the balance UPDATE. A
                 # reused key fails the INSERT, a concurrent change that alters a result raises
-                # StaleRead; the next attempts look the keys up and lock the accounts first.
-                first = attempt == 0
+                # StaleRead; the next attempts look the keys up and lock the accounts first. (A
+                # sealed attempt that did not stand was that optimistic attempt already.)
+                first = attempt == 0 and not sealed_tried
                 return run_batch(list(transfers), assume_new_keys=first, optimistic=first)
         except (IntegrityError, StaleRead):
             if attempt == 3:
