@@ -19,8 +19,8 @@ What it does (two scratch databases on the server, dropped and re-created):
 4. ``ledger_verify`` must be clean afterwards.
 
 Like pgbench's own set-up, the ledger tables are vacuumed once after funding the accounts, and each
-measurement (pgbench's too) starts after a CHECKPOINT. The process calls ``gc.freeze()`` after set-up (as a long-lived writer would after start-up):
-otherwise the collector's full passes over Django's import-time heap cost ~7 ms per batch.
+measurement (pgbench's too) starts after a CHECKPOINT. Every client process, once set up, freezes
+its heap and sets the collector's thresholds as an app process does once warm (``freeze_heap``).
 
 Ends with ``TARGET`` lines: single uniform >= 1.0x pgbench, single hot >= 0.35x pgbench,
 batch >= 10x single (uniform).
@@ -29,7 +29,6 @@ batch >= 10x single (uniform).
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import queue
 import random
@@ -108,6 +107,16 @@ def settle(server: str, *, vacuum: bool = False) -> None:
             stdout=subprocess.DEVNULL,
         )
     psql(server, "CHECKPOINT")
+
+
+def freeze_heap() -> None:
+    """What an app process does once warm (asgi.py): Django's import-time heap into the permanent
+    generation, then the collector's thresholds for a long-lived process (core/readiness.py). A
+    batch allocates ~20,000 short-lived objects: at CPython's default thresholds the collector cost
+    ~7 ms per batch (a fifth of the writer's CPU), and full passes over the unfrozen heap more."""
+    from okwallet.core import readiness
+
+    readiness.freeze_heap_when_warm()
 
 
 def setup_django(server: str) -> None:
@@ -235,7 +244,7 @@ def _single_process(ids, seconds, clients, label, proc, start, out):
     import django
 
     django.setup()
-    gc.freeze()
+    freeze_heap()
     out.put(_single_clients(ids, seconds, clients, label, proc, start))
 
 
@@ -323,7 +332,7 @@ def _batch_process(ids, seconds, writers, label, batch, proc, start, out):
     import django
 
     django.setup()
-    gc.freeze()
+    freeze_heap()
     out.put(_batch_writers(ids, seconds, writers, label, batch, proc, start))
 
 
@@ -382,10 +391,7 @@ def main() -> int:
     hot = make_accounts(10, "h", 10**12)
     print(f"ledger: {len(uniform):,} uniform accounts, {len(hot)} hot accounts", flush=True)
 
-    # A long-lived writer process keeps Django's import-time heap out of the collector's full
-    # passes (gc.freeze after start-up, as a pre-forked server does): a batch allocates ~10,000
-    # short-lived objects, and a full collection over the unfrozen heap cost ~7 ms per batch.
-    gc.freeze()
+    freeze_heap()
     procs = args.single_procs
     settle(args.server, vacuum=True)
     single_u, rej_su = run_single(uniform, seconds, 32, "single-uniform", procs)

@@ -20,6 +20,41 @@ def test_agent_inbox_views_and_search(agent, online, alice, client_for):
     assert "<html" not in partial and t.number in partial
 
 
+def test_inbox_counts_no_further_than_its_cap(agent, online, alice, client_for, monkeypatch):
+    """A big inbox shows "more than N" instead of counting every match (a COUNT over a LIMITed
+    subquery); a small one shows the exact count and pages."""
+    from okwallet.core.paging import CappedPaginator
+
+    online(agent, "payments")
+    monkeypatch.setattr(CappedPaginator, "cap", 30)
+    numbers = [
+        ticket_create(
+            channel="web", category="deposit", subject=f"充值{i}", body="充值失败", customer=alice
+        ).number
+        for i in range(32)
+    ]
+    c = client_for(agent)
+
+    def page(query: str) -> str:
+        return c.get(f"/console/tickets/?{query}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    big = page("view=all")
+    assert "more than 30 tickets" in big and numbers[-1] in big
+    assert "of 2" not in big  # no total page count it cannot know
+    page2 = page("view=all&page=2")
+    assert numbers[6] in page2 and numbers[-1] not in page2
+    small = page("view=all&q=" + numbers[3])
+    assert "(1 ticket)" in small and "more than" not in small
+    monkeypatch.setattr(CappedPaginator, "cap", 32)  # exactly at the cap: counted exactly
+    assert "Page 1 of 2 (32 tickets)" in page("view=all")
+    assert "第 1 页（超过" not in c.get("/console/tickets/?view=all").content.decode()
+    monkeypatch.setattr(CappedPaginator, "cap", 31)
+    assert (
+        "第 1 页（超过 31 个工单"
+        in c.get("/console/tickets/?view=all", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    )
+
+
 def test_ticket_page_shows_timeline_360_and_macro(agent, online, alice, client_for):
     online(agent, "payments")
     Macro.objects.create(title="问候", body="{customer_name}您好，工单{ticket_number}已收到")

@@ -6,7 +6,6 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -17,6 +16,7 @@ from okwallet.console.access import staff_required
 from okwallet.core.audit import audit_log_write
 from okwallet.core.errors import NotFound, OkError, PermissionDenied
 from okwallet.core.hooks import collect_flat
+from okwallet.core.paging import CappedPaginator
 from okwallet.helpdesk import complaints, routing, selectors, services
 from okwallet.helpdesk.forms import AgentReplyForm, TicketUpdateForm
 from okwallet.helpdesk.models import AgentPresence, Macro, Status
@@ -46,7 +46,7 @@ def inbox(request):
     if status not in Status.values:
         status = ""
     qs = selectors.inbox(request.user, view=view, queue_code=queue_code, q=q, status=status)
-    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    page = CappedPaginator(qs, 25).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "view": view,

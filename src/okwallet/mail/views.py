@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -13,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from okwallet.console.access import staff_required
 from okwallet.core.audit import audit_log_write
+from okwallet.core.paging import CappedPaginator
 from okwallet.mail import selectors
 from okwallet.mail.ingest import mail_message_refile
 from okwallet.mail.models import OutboundMessage, RawMessage
@@ -36,7 +36,7 @@ def _statuses(choices) -> list[tuple[str, str]]:
 def inbound_list(request):
     status = request.GET.get("status", "attention")
     q = request.GET.get("q", "")
-    page = Paginator(selectors.inbound_messages(status=status, q=q), 25).get_page(request.GET.get("page"))
+    page = CappedPaginator(selectors.inbound_messages(status=status, q=q), 25).get_page(request.GET.get("page"))
     for row in page.object_list:
         row.ticket_link = ticket_url(row.ticket_number)
     return render(
@@ -96,7 +96,7 @@ def inbound_refile(request, pk: int):
 def outbox_list(request):
     status = request.GET.get("status", "attention")
     q = request.GET.get("q", "")
-    page = Paginator(selectors.outbound_messages(status=status, q=q), 25).get_page(request.GET.get("page"))
+    page = CappedPaginator(selectors.outbound_messages(status=status, q=q), 25).get_page(request.GET.get("page"))
     for row in page.object_list:
         row.ticket_link = ticket_url(row.ticket_number)
     return render(
