@@ -152,7 +152,7 @@ class LedgerMachine(RuleBasedStateMachine):
         t = TransferIn(
             key=key, debit_account_id=dr, credit_account_id=cr, amount_fen=amount, code="t", kind=kind
         )
-        single = {k: v for k, v in t.__dict__.items() if k != "linked"}
+        single = {k: v for k, v in t._asdict().items() if k != "linked"}
         got = (transfers_create(transfers=[t])[0] if batch else transfer_create(**single)).result
         self._check(t, got)
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import operator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from operator import itemgetter, sub
@@ -49,8 +48,11 @@ KINDS = ("single", "pending", "post", "void", "expire")
 RESOLVING = ("post", "void", "expire")
 
 
-@dataclass(frozen=True)
-class TransferIn:
+class TransferIn(NamedTuple):
+    """A transfer to create. A named tuple (immutable, keyword-constructed like the frozen
+    dataclass it was): a batch producer makes 1,000 per batch, and a frozen dataclass's
+    ``__init__`` sets each of the 11 fields through ``object.__setattr__`` (~3 ms per batch)."""
+
     key: str
     debit_account_id: int | None = None
     credit_account_id: int | None = None
