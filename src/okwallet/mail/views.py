@@ -36,7 +36,9 @@ def _statuses(choices) -> list[tuple[str, str]]:
 def inbound_list(request):
     status = request.GET.get("status", "attention")
     q = request.GET.get("q", "")
-    page = CappedPaginator(selectors.inbound_messages(status=status, q=q), 25).get_page(request.GET.get("page"))
+    page = CappedPaginator(selectors.inbound_messages(status=status, q=q), 25).get_page(
+        request.GET.get("page")
+    )
     for row in page.object_list:
         row.ticket_link = ticket_url(row.ticket_number)
     return render(
@@ -96,7 +98,9 @@ def inbound_refile(request, pk: int):
 def outbox_list(request):
     status = request.GET.get("status", "attention")
     q = request.GET.get("q", "")
-    page = CappedPaginator(selectors.outbound_messages(status=status, q=q), 25).get_page(request.GET.get("page"))
+    page = CappedPaginator(selectors.outbound_messages(status=status, q=q), 25).get_page(
+        request.GET.get("page")
+    )
     for row in page.object_list:
         row.ticket_link = ticket_url(row.ticket_number)
     return render(
