@@ -1658,6 +1658,9 @@ class CustomerChat:
             self.acks[f["client_id"]] = f["seq"]
         elif t == "message":
             seq = f["seq"]
+            if f.get("ack") and f.get("client_id"):
+                # The sender's own copy carries the acknowledgement (docs/chat.md "Acknowledgements").
+                self.acks[f["client_id"]] = seq
             if seq in self.seen:
                 self.dup_deliveries += 1
             elif seq < self.max_seq:
