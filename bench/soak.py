@@ -1898,6 +1898,12 @@ class Agent:
                 self.done[conv.pid] = conv
             self.wake.set()
         elif t == "message":
+            if f.get("ack") and f.get("client_id"):
+                # Our own reply coming back with its acknowledgement (docs/chat.md
+                # "Acknowledgements"): stored, nothing to resend after a reconnect. Without this
+                # every reconnect resent every reply so far, and the server's per-connection
+                # rate limit refused the new ones among them (a soak chat missed one reply).
+                self.pending.pop(f["client_id"], None)
             conv = self.active.get(f.get("conversation"))
             if conv is None:
                 return
