@@ -436,6 +436,22 @@ def test_a_change_between_the_optimistic_read_and_the_lock_is_seen(
     assert ledger_verify().clean
 
 
+def _move_from_another_thread(operator: int, wallet: int, other: int, meanwhile: int) -> None:
+    """Another writer moves ``meanwhile`` fen into (> 0, from the operator) or out of (< 0, to
+    ``other``) the wallet, on its own connection, and commits before this returns."""
+    dr, cr = (wallet, other) if meanwhile < 0 else (operator, wallet)
+
+    def move():
+        transfer_create(
+            key="meanwhile", debit_account_id=dr, credit_account_id=cr, amount_fen=abs(meanwhile), code="t"
+        )
+        connections.close_all()
+
+    thread = threading.Thread(target=move)
+    thread.start()
+    thread.join(timeout=30)
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
@@ -466,21 +482,7 @@ def test_an_optimistic_batch_skips_the_second_evaluation_only_when_certain(
     reruns = []
 
     def interfering(self, results):
-        dr, cr = (wallet, other) if meanwhile < 0 else (operator.pk, wallet)
-        thread = threading.Thread(
-            target=lambda: (
-                transfer_create(
-                    key="meanwhile",
-                    debit_account_id=dr,
-                    credit_account_id=cr,
-                    amount_fen=abs(meanwhile),
-                    code="t",
-                ),
-                connections.close_all(),
-            )
-        )
-        thread.start()
-        thread.join(timeout=30)
+        _move_from_another_thread(operator.pk, wallet, other, meanwhile)
         return insert_lock_apply(self, results)
 
     def counting_rerun(self, state):
@@ -545,21 +547,7 @@ def test_a_sealed_batch_commits_in_one_round_trip_only_when_certain(
 
     def interfering(self):
         if not locking_way:  # the sealed attempt: evaluated, nothing sent yet
-            dr, cr = (wallet, other) if meanwhile < 0 else (operator.pk, wallet)
-            thread = threading.Thread(
-                target=lambda: (
-                    transfer_create(
-                        key="meanwhile",
-                        debit_account_id=dr,
-                        credit_account_id=cr,
-                        amount_fen=abs(meanwhile),
-                        code="t",
-                    ),
-                    connections.close_all(),
-                )
-            )
-            thread.start()
-            thread.join(timeout=30)
+            _move_from_another_thread(operator.pk, wallet, other, meanwhile)
         return new_groups(self)
 
     def counting_run_batch(transfers, **kw):

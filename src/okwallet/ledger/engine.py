@@ -703,8 +703,11 @@ class _Batch:
         debits of that account (likewise for the opposite flag); the overflow checks are at their
         worst on the final totals. Two writers miss each other's changes in their caches, so this
         saves a second evaluation (~6 ms, with the accounts locked) on nearly every batch."""
-        if not self.locked_fine:
-            return False
+        return self.locked_fine and self.all_new_and_ok(results)
+
+    def all_new_and_ok(self, results: list[list]) -> bool:
+        """Every transfer is a single or pending one that came out ``ok``: a batch that only the
+        balance limits and ``closed`` could change (``certain_on_locked``, ``run_batch_sealed``)."""
         return all(r[1] == "ok" for r in results) and all(
             t.kind in ("single", "pending") for t in self.transfers
         )
@@ -944,11 +947,7 @@ def run_batch(
 
         def remember(batch=batch, locked=locked, final=final):
             # After the commit, with the locks released: the other writers need not wait for it.
-            if final is None:
-                states = batch.accounts if locked == batch.read_state else _plus_changes(batch, locked)
-            else:
-                states = final
-            _account_cache.remember(dict(zip(states, map(tuple, states.values()), strict=True)))
+            _remember_written(batch, locked, final)
 
         transaction.on_commit(remember, robust=True)
     return list(map(_new_result, results))  # [key, result, transfer_id]
@@ -976,7 +975,7 @@ def run_batch_sealed(transfers: list[TransferIn]) -> list[TransferResult] | None
     batch = _Batch(transfers, now, assume_new_keys=True)
     batch.load(lock=False, cache=_account_cache)
     results = batch.run()
-    if any(r[1] != "ok" for r in results) or any(t.kind not in ("single", "pending") for t in transfers):
+    if not batch.all_new_and_ok(results):
         return None
     [group] = batch._new_groups()  # single and pending transfers only: one INSERT
     ids = sorted(batch.touched)
@@ -1000,13 +999,20 @@ def run_batch_sealed(transfers: list[TransferIn]) -> list[TransferResult] | None
             _lock_first_left = STALE_BACKOFF  # accounts moved under this process's cache: as StaleRead
         raise StaleRead from exc
     batch._fill_ids(results)
-    states = batch.accounts if locked == batch.read_state else _plus_changes(batch, locked)
-    _account_cache.remember(dict(zip(states, map(tuple, states.values()), strict=True)))
+    _remember_written(batch, locked, None)
     return list(map(_new_result, results))
 
 
 # tuple.__new__ bound to TransferResult: C all the way (NamedTuple._make is a Python function).
 _new_result = partial(tuple.__new__, TransferResult)
+
+
+def _remember_written(batch: _Batch, locked: dict[int, tuple] | None, final: dict[int, list] | None) -> None:
+    """Put what a committed batch wrote into this process's cache: ``final`` when known, else the
+    ``locked`` state plus the batch's changes (the evaluated state when the locks found no change)."""
+    if final is None:
+        final = batch.accounts if locked == batch.read_state else _plus_changes(batch, locked)
+    _account_cache.remember(dict(zip(final, map(tuple, final.values()), strict=True)))
 
 
 def _plus_changes(batch: _Batch, locked: dict[int, tuple]) -> dict[int, list]:
