@@ -184,6 +184,7 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
     _frames: list | None = None
     _worker: asyncio.Future | None = None
     _acked: set | None = None  # (conversation pk, seq) of own messages sent with their ack
+    _closing = False  # this side sent websocket.close: nothing more may follow it
 
     async def dispatch(self, message):
         # Channels (4.2+) hops to its database thread before every handler to close stale
@@ -233,7 +234,7 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
             self._worker = asyncio.ensure_future(self._drain_frames())
 
     async def _drain_frames(self):
-        while self._frames:
+        while self._frames and not self._closing:
             text_data, bytes_data = self._frames.pop(0)
             await self.handle_frame(text_data, bytes_data)
         # idle again: drop the queue and this task (no await between the check and here)
@@ -299,7 +300,16 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
         if not self.violations.take():
             await self.close(code=CLOSE_FLOOD)
 
+    async def close(self, code=None, reason=None):
+        # The server refuses any send after websocket.close (uvicorn raises RuntimeError), so the
+        # frames still queued behind a flood's close are dropped instead of answered.
+        self._closing = True
+        self._frames = None
+        await super().close(code=code, reason=reason)
+
     async def send_json(self, content):
+        if self._closing:
+            return
         try:
             await self.send(text_data=json.dumps(content, ensure_ascii=False))
         except OSError:
