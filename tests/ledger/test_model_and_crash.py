@@ -585,6 +585,89 @@ def test_a_sealed_batch_commits_in_one_round_trip_only_when_certain(
     assert ledger_verify().clean
 
 
+def _server_deadlocks() -> int:
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_stat_clear_snapshot()")
+        cur.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+        return cur.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_sealed_batches_from_four_writers_on_overlapping_accounts_take_locks_in_id_order(monkeypatch):
+    """A sealed batch's UPDATE locks its accounts itself; it must do so in id order whatever the
+    batch's own order, or two writers on overlapping accounts deadlock (the server breaks it and
+    the batch runs again the locking way, so only the server's deadlock count and the batches
+    that left the sealed path show it)."""
+    from okwallet.ledger import engine, services
+
+    operator = account_create(code="equity", ref="so:op")
+    wallets = [
+        account_create(code="wallet", ref=f"so:{i}", debits_must_not_exceed_credits=True).pk
+        for i in range(60)
+    ]
+    transfers_create(
+        transfers=[
+            TransferIn(
+                key=f"so-fund-{a}",
+                debit_account_id=operator.pk,
+                credit_account_id=a,
+                amount_fen=10**9,
+                code="t",
+            )
+            for a in wallets
+        ]
+    )
+    run_batch, not_sealed = services.run_batch, []
+
+    def counting_run_batch(transfers, **kw):
+        not_sealed.append(len(transfers))
+        return run_batch(transfers, **kw)
+
+    monkeypatch.setattr(services, "run_batch", counting_run_batch)
+    monkeypatch.setattr(engine, "_lock_first_left", 0)
+    deadlocks_before = _server_deadlocks()
+    errors = []
+
+    def writer(n: int):
+        rng = random.Random(n)
+        try:
+            for j in range(15):
+                pairs = [rng.sample(wallets, 2) for _ in range(150)]  # every account in every batch
+                transfers_create(
+                    transfers=[
+                        TransferIn(
+                            key=f"so-{n}-{j}-{k}",
+                            debit_account_id=a,
+                            credit_account_id=b,
+                            amount_fen=3,
+                            code="t",
+                        )
+                        for k, (a, b) in enumerate(pairs)
+                    ]
+                )
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()  # the backend's statistics are flushed when it ends
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    time.sleep(0.5)  # the ended backends' statistics reach the shared counters
+    assert _server_deadlocks() == deadlocks_before
+    assert not_sealed == []  # nothing aborted: every batch went through sealed
+    assert (
+        Transfer.objects.filter(key__startswith="so-").exclude(key__startswith="so-fund").count()
+        == 4 * 15 * 150
+    )
+    assert sum(Account.objects.get(pk=a).balance_fen for a in wallets) == 60 * 10**9
+    assert ledger_verify().clean
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_sealed_batch_with_a_key_that_exists_leaves_nothing_and_returns_the_original(monkeypatch):
