@@ -18,6 +18,10 @@ What it does (two scratch databases on the server, dropped and re-created):
    built by a helper thread while the current one is in flight.
 4. ``ledger_verify`` must be clean afterwards.
 
+The uniform single path and the two uniform batch measurements (whose ratio is a target) run in
+``--rounds`` interleaved rounds (default 2 of 10 s each; ``--small``: 1), as the host's speed
+drifts from minute to minute; rates are the means over the rounds.
+
 Like pgbench's own set-up, the ledger tables are vacuumed once after funding the accounts, and each
 measurement (pgbench's too) starts after a CHECKPOINT. Every client process, once set up, freezes
 its heap and sets the collector's thresholds as an app process does once warm (``freeze_heap``).
@@ -376,6 +380,12 @@ def main() -> int:
         help="client processes sharing the 32 single-path clients (threads in each)",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=0,
+        help="interleaved rounds of single-uniform / batch-1 / batch-2 (default 2, --small 1)",
+    )
+    parser.add_argument(
         "--batch-threads",
         action="store_true",
         help="run the 2 batch writers as threads of this process instead of 2 processes",
@@ -394,16 +404,29 @@ def main() -> int:
     freeze_heap()
     procs = args.single_procs
     settle(args.server, vacuum=True)
-    single_u, rej_su = run_single(uniform, seconds, 32, "single-uniform", procs)
+    # The batch/single ratio compares measurements taken minutes apart on a host whose speed
+    # drifts from minute to minute (a 10 M-iteration loop: 1.0-1.8 s): so the uniform single path
+    # and both batch measurements run in interleaved rounds (each measurement 1/rounds of its time),
+    # and the rates are the means over the rounds (per-round ratios printed too).
+    rounds = args.rounds or (1 if args.small else 2)
+    part = max(2, round(seconds / rounds))
+    per_round = []
+    for r in range(rounds):
+        tag = f"-r{r + 1}" if rounds > 1 else ""
+        settle(args.server)
+        su, rej_su = run_single(uniform, part, 32, f"single-uniform{tag}", procs)
+        settle(args.server)
+        b1, _ = run_batch(uniform, part, 1, f"batch-1-writer{tag}")
+        settle(args.server)
+        # Two writers are two processes, each its own interpreter lock (the batch path is half
+        # Python); with the locks held only inside the sealed pipeline, nothing else separates them.
+        b2, _ = run_batch(uniform, part, 2, f"batch-2-writers{tag}", procs=1 if args.batch_threads else 2)
+        per_round.append((su, b1, b2))
+    single_u = sum(r[0] for r in per_round) / rounds
+    batch1 = sum(r[1] for r in per_round) / rounds
+    batch2 = sum(r[2] for r in per_round) / rounds
     settle(args.server)
     single_h, rej_sh = run_single(hot, seconds, 32, "single-hot", procs)
-    settle(args.server)
-    batch1, _ = run_batch(uniform, seconds, 1, "batch-1-writer")
-    settle(args.server)
-    # Two writers are two processes: a batch holds its account locks across round trips and some
-    # Python, and a second writer thread in the same interpreter delays it there (the GIL): -25 to
-    # -40 % in interleaved runs. The single path's locks live inside one server call, unaffected.
-    batch2, _ = run_batch(uniform, seconds, 2, "batch-2-writers", procs=1 if args.batch_threads else 2)
     settle(args.server)
     batch_hot, _ = run_batch(hot, seconds, 1, "batch-hot-1-writer")
     batch = max(batch1, batch2)
@@ -423,6 +446,9 @@ def main() -> int:
         f"batch 1 writer: {batch1:,.0f}/s, 2 writers: {batch2:,.0f}/s, hot 1 writer: {batch_hot:,.0f}/s "
         f"= {batch / single_u:.1f}x single"
     )
+    if rounds > 1:
+        ratios = ", ".join(f"{max(b1, b2) / su:.1f}x" for su, b1, b2 in per_round)
+        print(f"batch/single by round ({part} s each): {ratios}")
 
     def target(name, measured, goal):
         print(f"TARGET {name} {measured:.2f} {goal} {'PASS' if measured >= goal else 'FAIL'}")
