@@ -284,3 +284,25 @@ def test_bridge_from_the_agent_softphone_marks_the_call_answered(client, twilio_
     assert call.status == Call.Status.CONNECTED and call.agent == agent
     exit_reply = phone.post("/voice/twilio/queue-exit", QueueResult="bridged")
     assert exit_reply.hangs_up()
+
+
+def test_call_log_counts_no_further_than_its_cap(agent, client_for, monkeypatch, db):
+    """A call log over a million calls must not count them all on each page view: past the cap it
+    says "more than N calls" and pages on without a total (core/paging.py)."""
+    from okwallet.core.paging import CappedPaginator
+
+    now = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
+    Call.objects.bulk_create(
+        Call(call_sid=f"CAP{i:03}", started_at=now + timedelta(minutes=i), status=Call.Status.ENDED)
+        for i in range(27)
+    )
+    c = client_for(agent)
+    monkeypatch.setattr(CappedPaginator, "cap", 26)
+    big = c.get("/console/calls/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "More than 26 calls" in big and "(more than 26: search or filter" in big
+    assert "of 2" not in big
+    zh = c.get("/console/calls/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "超过 26 通来电" in zh
+    monkeypatch.setattr(CappedPaginator, "cap", 27)  # exactly at the cap: counted exactly
+    exact = c.get("/console/calls/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "27 calls" in exact and "Page 1 of 2" in exact and "More than" not in exact

@@ -19,6 +19,7 @@ from okwallet.accounts.masking import mask_name
 from okwallet.console.access import staff_required
 from okwallet.core.errors import NotFound, OkError
 from okwallet.core.money import format_fen, parse_yuan
+from okwallet.core.paging import CappedPaginator
 from okwallet.payments import reconciliation, reversals, selectors
 from okwallet.payments.models import ReconciliationMismatch, Reversal, Transaction
 
@@ -178,7 +179,7 @@ def reconciliation_page(request):
         "q": (request.GET.get("q", "") or "")[:64].strip(),
         "run_id": run_id,
     }
-    page = Paginator(selectors.mismatches_query(**f), 25).get_page(request.GET.get("page"))
+    page = CappedPaginator(selectors.mismatches_query(**f), 25).get_page(request.GET.get("page"))
     runs = Paginator(selectors.reconciliation_runs(), 10).get_page(request.GET.get("runs_page"))
     return render(
         request,

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from okwallet.console.access import staff_required
 from okwallet.core.errors import NotFound, OkError
+from okwallet.core.paging import CappedPaginator
 from okwallet.voice import integrations, selectors, services, services_callbacks, webhooks
 from okwallet.voice import twilio as adapter
 from okwallet.voice.access import access_call
@@ -177,7 +178,7 @@ def console_calls(request):
         status = ""
     mine = request.GET.get("mine") == "1"
     calls = selectors.call_search(q=q, status=status, agent=request.user if mine else None)
-    page = Paginator(calls, 25).get_page(request.GET.get("page"))
+    page = CappedPaginator(calls, 25).get_page(request.GET.get("page"))
     line = AgentLine.objects.filter(agent=request.user).first()
     context = {
         "page": page,
@@ -309,7 +310,7 @@ def console_callbacks(request):
         if show == "open"
         else CallbackRequest.objects.select_related("customer", "assigned_to")
     )
-    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    page = CappedPaginator(qs, 25).get_page(request.GET.get("page"))
     return render(
         request, "voice/callbacks.html", {"page": page, "show": show, "statuses": CallbackRequest.Status}
     )
