@@ -9,20 +9,32 @@ while the lock is long free — measured with the hotline webhooks: 10 concurren
 half as many webhooks per second as one caller, the process idle half the time
 (docs/benchmarks.md "Hotline IVR").
 
+It also hops between the event loop and that thread five times per request (the request_started
+signal, the middleware chain, back to the loop for the view handler, the view, the response's
+close): /healthz cost 0.6 ms of CPU in process and 2.4–4 ms through uvicorn. Every middleware
+here is synchronous and so is every view, so ``SharedThreadASGIHandler`` runs the whole request —
+signal, middleware, view, close — in one hop (docs/decisions/0003-one-hop-http.md).
+
 ``OKWALLET_ASGI_SYNC_THREAD``: ``shared`` runs the synchronous code of all requests of this
 process on one thread (one persistent connection, writers in turn, no lock waits); a number N
-uses N such threads (each request on the least busy one); ``per-request`` is Django's default (right for PostgreSQL, whose pool and row locks let requests overlap).
-The default, ``auto``, is ``shared`` on SQLite and ``per-request`` otherwise.
+uses N such threads (each request on the least busy one); ``per-request`` is Django's own handler.
+The default, ``auto``, is ``shared`` on SQLite and 8 threads on PostgreSQL (its pool and row locks
+let requests overlap).
 
 WebSockets: origin check, then ``SessionAuthMiddleware`` (the session cookie, or the app token
 on the sockets that take one, resolved once per connection; docs/chat.md "Connections")."""
 
+import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import django
-from asgiref.sync import ThreadSensitiveContext
-from django.core.handlers.asgi import ASGIHandler
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import FileResponse
+from django.urls import set_script_prefix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "okwallet.settings")
 django.setup(set_prefix=False)
@@ -35,7 +47,9 @@ class SharedThreadASGIHandler(ASGIHandler):
     one (a CSV export, a password hash) overlap with the rest at the cost of some lock waits."""
 
     def __init__(self, threads: int = 1):
-        super().__init__()
+        # Not ASGIHandler.__init__, which only loads the middleware chain in async mode: the
+        # synchronous chain runs whole in the request's thread (_respond).
+        self.load_middleware(is_async=False)
         self.executors = [
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"django-sync-{i}") for i in range(threads)
         ]
@@ -52,6 +66,43 @@ class SharedThreadASGIHandler(ASGIHandler):
         finally:
             self.in_flight[i] -= 1
 
+    async def handle(self, scope, receive, send):
+        """Django's ASGIHandler.handle with one hop to the request's thread instead of five. Not
+        kept: the task that cancels the view when the client disconnects (a synchronous view
+        cannot be cancelled anyway)."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        try:
+            response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+            try:
+                await self.send_response(response, send)
+            except asyncio.CancelledError:
+                pass  # the client left while the response was sent
+            if response.streaming:  # closed once its content is sent, in the request's thread
+                await sync_to_async(response.close, thread_sensitive=True)()
+        finally:
+            body_file.close()
+
+    def _respond(self, scope, body_file):
+        """In the request's thread: request_started, the middleware chain and the view, and, for a
+        response whose content is already in memory, its close (request_finished: the database
+        connection goes back to the pool before the response is sent)."""
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            response = error_response
+        else:
+            response = self.get_response(request)
+            response._handler_class = self.__class__
+            if isinstance(response, FileResponse):
+                response.block_size = self.chunk_size
+        if not response.streaming:
+            response.close()
+        return response
+
 
 def sync_threads() -> int:
     """0: Django's thread per request; N: N shared threads."""
@@ -64,7 +115,7 @@ def sync_threads() -> int:
         return 1
     if mode.isdigit():
         return int(mode)
-    return 1 if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") else 0
+    return 1 if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") else 8
 
 
 _threads = sync_threads()
