@@ -451,3 +451,24 @@ def test_on_sqlite_the_writers_commits_leave_the_wal_checkpoint_to_its_own_threa
     finally:
         w.stop()
     assert [t for _, t in _texts(conv)][-3:] == ["第0条", "第1条", "第2条"]
+
+
+@pytest.mark.django_db
+def test_the_duplicate_check_reads_the_client_id_index_not_the_conversations_messages():
+    """The writer's check for re-sent frames must be an index lookup per (conversation, client
+    id), whatever the conversations' length: on SQLite only a query that names the partial
+    index's condition can use it (without it every message of the batch's conversations was read)."""
+    from types import SimpleNamespace
+
+    from okwallet.chat.writer import _stored_duplicates
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's query plan")
+    items = [SimpleNamespace(conversation_id=c, client_id=f"c{c}-{k}") for c in (1, 2) for k in range(3)]
+    with CaptureQueriesContext(connection) as queries:
+        assert _stored_duplicates(items) == {}
+    [query] = queries.captured_queries
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN QUERY PLAN " + query["sql"])
+        plan = " ".join(row[-1] for row in cur.fetchall())
+    assert "chat_msg_client_id_once" in plan and "client_id=?" in plan
