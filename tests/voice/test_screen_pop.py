@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
@@ -13,13 +16,21 @@ from tests.voice.conftest import Phone
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def _run(coro_fn):
+    """``coro_fn()`` on a fresh event loop in a worker thread: once a browser test on this xdist
+    worker has started Playwright, its event loop counts as running in the main thread, where
+    ``async_to_sync`` refuses to start (these tests errored whenever one ran before them)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(coro_fn())).result()
+
+
 @pytest.fixture(autouse=True)
 def _flush_layer():
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
     if hasattr(layer, "flush"):
-        async_to_sync(layer.flush)()
+        _run(layer.flush)
     yield
 
 
@@ -85,7 +96,7 @@ def test_screen_pop_shows_caller_ivr_path_and_digits_then_the_answer(twilio_toke
         assert ended["call"]["status"] == "ended"
         await socket.disconnect()
 
-    async_to_sync(go)()
+    _run(go)
 
 
 def test_other_agents_pop_is_cleared_when_a_colleague_answers(twilio_token, open_hours, agent, manager):
@@ -107,7 +118,7 @@ def test_other_agents_pop_is_cleared_when_a_colleague_answers(twilio_token, open
         assert cleared["mine"] is False and cleared["html"] == ""
         await socket.disconnect()
 
-    async_to_sync(go)()
+    _run(go)
 
 
 def test_id_digits_keyed_for_verification_never_reach_the_console(twilio_token, open_hours, agent, alice):
@@ -128,7 +139,7 @@ def test_id_digits_keyed_for_verification_never_reach_the_console(twilio_token, 
         assert "4321" not in queued["html"]
         await socket.disconnect()
 
-    async_to_sync(go)()
+    _run(go)
 
 
 def test_customers_cannot_open_the_console_socket(alice):
@@ -140,4 +151,4 @@ def test_customers_cannot_open_the_console_socket(alice):
         assert not connected or code == 4403
         await socket.disconnect()
 
-    async_to_sync(go)()
+    _run(go)
