@@ -231,6 +231,16 @@ def test_ledger_behaves_like_the_model():
     )
 
 
+def _in_threads(target, count: int) -> None:
+    """``target(0)`` … ``target(count - 1)``, each in a thread of its own, all started before any
+    is waited for (each with its own database connection)."""
+    threads = [threading.Thread(target=target, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_32_threads_on_hot_accounts_lose_nothing_and_never_deadlock():
@@ -280,11 +290,7 @@ def test_32_threads_on_hot_accounts_lose_nothing_and_never_deadlock():
         with lock:
             oks.append(mine)
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(32)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    _in_threads(writer, 32)
     assert errors == []
     made = Transfer.objects.exclude(key__startswith="seed").count()
     assert made == sum(oks) == 32 * (32 + 8 * 3)
@@ -346,11 +352,7 @@ def test_the_same_new_key_from_16_threads_at_once_moves_money_once():
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    _in_threads(client, 16)
     assert errors == []
     assert sorted(r for r, _ in results) == ["exists"] * 15 + ["ok"]
     assert len({tid for _, tid in results}) == 1
@@ -651,11 +653,7 @@ def test_sealed_batches_from_four_writers_on_overlapping_accounts_take_locks_in_
         finally:
             connections.close_all()  # the backend's statistics are flushed when it ends
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    _in_threads(writer, 4)
     assert errors == []
     time.sleep(0.5)  # the ended backends' statistics reach the shared counters
     assert _server_deadlocks() == deadlocks_before
