@@ -81,8 +81,9 @@ class SharedThreadASGIHandler(ASGIHandler):
                 await self.send_response(response, send)
             except asyncio.CancelledError:
                 pass  # the client left while the response was sent
-            if response.streaming:  # closed once its content is sent, in the request's thread
-                await sync_to_async(response.close, thread_sensitive=True)()
+            finally:
+                if response.streaming:  # closed after its content, sent or not, in the request's thread
+                    await sync_to_async(response.close, thread_sensitive=True)()
         finally:
             body_file.close()
 

@@ -8,6 +8,22 @@ import threading
 import pytest
 
 
+def _scope(path: str, *, method: str = "GET", headers=()) -> dict:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"host", b"localhost"), *headers],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
 def _call(app, path="/healthz", *, method="GET", headers=(), body=b""):
     async def go():
         sent = []
@@ -22,20 +38,7 @@ def _call(app, path="/healthz", *, method="GET", headers=(), body=b""):
         async def send(message):
             sent.append(message)
 
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "headers": [(b"host", b"localhost"), *headers],
-            "client": ("127.0.0.1", 5000),
-            "server": ("127.0.0.1", 8000),
-        }
-        await app(scope, receive, send)
+        await app(_scope(path, method=method, headers=headers), receive, send)
         return sent
 
     # In a thread of its own: a browser test on this worker may have left an event loop running
@@ -145,3 +148,42 @@ def test_errors_csrf_and_a_streamed_export_through_the_one_hop_handler(make_cust
     headers = {k.lower(): v for k, v in export[0]["headers"]}
     assert headers[b"content-type"].startswith(b"text/csv")
     assert _body(export).count(b"\n") >= 1  # at least the header row, streamed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_streamed_response_is_closed_even_when_sending_it_fails(make_customer):
+    """request_finished (the database connection back to the pool) must follow a streamed export
+    whose sending fails halfway, in the request's thread."""
+    from django.core.signals import request_finished
+    from django.test import Client
+
+    from okwallet.asgi import SharedThreadASGIHandler
+
+    app = SharedThreadASGIHandler(1)
+    client = Client()
+    client.force_login(make_customer())
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    finished = []
+
+    def record(**kw):
+        finished.append(threading.current_thread().name)
+
+    async def go():
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            if message["type"] == "http.response.body":
+                raise OSError("the client went away")
+
+        with pytest.raises(OSError):
+            await app(_scope("/wallet/records.csv", headers=[(b"cookie", cookie)]), receive, send)
+
+    request_finished.connect(record)
+    try:
+        runner = threading.Thread(target=lambda: asyncio.run(go()))
+        runner.start()
+        runner.join(30)
+    finally:
+        request_finished.disconnect(record)
+    assert finished == ["django-sync-0_0"]
