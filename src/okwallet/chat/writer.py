@@ -574,8 +574,9 @@ def _stored_duplicates(items: list[_Item]) -> dict[tuple[int, str], Message]:
 
     ``NOT (client_id = '')`` repeats, word for word, the condition of the partial unique index on
     (conversation, client_id): SQLite uses a partial index only when the query's WHERE holds that
-    term (``client_id <> ''`` is not enough), and without it scanned every message of the batch's conversations (a third of the writer's time
-    in the chat benchmark's closed loop, growing with the conversations' length)."""
+    term (``client_id <> ''`` is not enough), and without it read every message of the batch's
+    conversations (a third of the writer's time in a profile of the chat benchmark's closed loop,
+    growing with the conversations' length)."""
     keys = {(i.conversation_id, i.client_id) for i in items if i.client_id}
     if not keys:
         return {}
