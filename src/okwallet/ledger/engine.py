@@ -183,8 +183,9 @@ _ACCOUNT_COLUMNS = (
 # cannot be flattened, so the plan is a nested loop driven by the array, and the row locks are
 # taken in id order, the lock order of every writer. (A plain join let the planner hash all of a
 # small table, 9 ms instead of 5 for 1,800 of 10,000 accounts, and an UPDATE's join may visit rows
-# in any order: that is why the accounts are locked here first.) Not "id = ANY(array)": a row
-# another writer holds is re-checked after its commit (EvalPlanQual), and with ANY that recheck
+# in any order: that is why the accounts are locked here first, except by a sealed batch, whose
+# transaction leaves its UPDATE only the id-ordered plan, _PG_SEALED_PLAN.) Not "id = ANY(array)":
+# a row another writer holds is re-checked after its commit (EvalPlanQual), and with ANY that recheck
 # scans the whole array, ~1,800 comparisons per contended row between two uniform writers. Here
 # and below, unnest in a select list (ProjectSet) rather than in FROM (a function scan, which
 # first copies every row into a tuplestore).
