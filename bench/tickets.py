@@ -33,6 +33,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -397,6 +398,51 @@ def service_times(base: str, token: str, *, n: int = 30) -> dict:
     return out
 
 
+def _jiffies(pid: str) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def cpu_snapshot(server_pid: int) -> dict:
+    """CPU seconds so far of the server (its workers), PostgreSQL's processes, this generator and
+    the whole machine (busy time of every core), to say where a load phase's CPU went."""
+    tick = os.sysconf("SC_CLK_TCK")
+    server = postgres = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.find("(") + 1 : stat.rfind(")")]
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if int(entry.name) == server_pid or ppid == server_pid:
+            server += _jiffies(entry.name)
+        elif comm.startswith("postgres"):
+            postgres += _jiffies(entry.name)
+    cpu = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    busy = sum(int(v) for v in cpu[:8]) - int(cpu[3]) - int(cpu[4])  # all but idle and iowait
+    return {
+        "server": server / tick,
+        "postgres": postgres / tick,
+        "generator": time.process_time(),
+        "machine": busy / tick,
+        "wall": time.monotonic(),
+    }
+
+
+def cpu_delta(before: dict, after: dict, requests: int) -> dict:
+    wall = after["wall"] - before["wall"]
+    out = {k: round((after[k] - before[k]) / wall, 2) for k in ("server", "postgres", "generator", "machine")}
+    out["server_ms_per_request"] = round((after["server"] - before["server"]) / requests * 1000, 2)
+    out["postgres_ms_per_request"] = round((after["postgres"] - before["postgres"]) / requests * 1000, 2)
+    return out
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -449,14 +495,18 @@ def main() -> None:
         connection.close()
         cold = dashboard_cold_ms()
         port = free_port()
-        server = start_server(port, args.workers)
+        server_log = open(Path(tempfile.gettempdir()) / f"okw-bench-tickets-{size}.log", "w")  # noqa: SIM115
+        server = start_server(port, args.workers, log=server_log)
         warm_up(f"http://127.0.0.1:{port}", token, args.workers)
         try:
             sequential = service_times(f"http://127.0.0.1:{port}", token)
+            before = cpu_snapshot(server.pid)
             figures = asyncio.run(
                 open_loop(f"http://127.0.0.1:{port}", token, rate=rate, seconds=seconds, rng=rng)
             )
+            figures["cpu"] = cpu_delta(before, cpu_snapshot(server.pid), int(rate * seconds))
         finally:
+            server_log.close()
             server.terminate()
             server.wait(timeout=20)
         figures["dashboard_uncached_ms"] = cold
@@ -469,6 +519,12 @@ def main() -> None:
                 f"  {kind:<10} p50 {f['p50']:7.1f} ms  p99 {f['p99']:7.1f} ms  n={f['n']} errors={f['errors']}"
             )
         print(f"  dashboard computed without cache: {cold:.0f} ms")
+        c = figures["cpu"]
+        print(
+            f"  CPU during the load (cores of 2): server {c['server']}, PostgreSQL {c['postgres']}, "
+            f"generator {c['generator']}, whole machine {c['machine']}; per request: server "
+            f"{c['server_ms_per_request']} ms, PostgreSQL {c['postgres_ms_per_request']} ms"
+        )
         for kind, f in sequential.items():
             print(f"  one at a time: {kind:<10} p50 {f['p50']:7.1f} ms  p99 {f['p99']:7.1f} ms")
     small, large = min(table), max(table)
