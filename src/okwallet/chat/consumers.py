@@ -9,6 +9,7 @@ the consumer never sends a sequence number twice on one connection.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -17,12 +18,15 @@ from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from okwallet.chat import assignment, events, selectors, topics, writer
 from okwallet.chat import services as svc
+from okwallet.chat.dispatch import dispatch_from
 from okwallet.chat.errors import BadFrame, ChatNotFound, UnknownFrameType
 from okwallet.chat.models import Conversation, Message, Participant, Topic
 from okwallet.core.errors import OkError
@@ -185,6 +189,20 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
     _worker: asyncio.Future | None = None
     _acked: set | None = None  # (conversation pk, seq) of own messages sent with their ack
     _closing = False  # this side sent websocket.close: nothing more may follow it
+
+    async def __call__(self, scope, receive, send):
+        """Channels' ``AsyncConsumer.__call__`` with a cheaper message loop (chat.dispatch)."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        sources = [receive]
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            sources.append(functools.partial(self.channel_layer.receive, self.channel_name))
+        self.base_send = send
+        try:
+            await dispatch_from(sources, self.dispatch)
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message):
         # Channels (4.2+) hops to its database thread before every handler to close stale
