@@ -98,6 +98,20 @@ def test_group_send_reaches_every_member_and_discard_stops_it():
     run(go())
 
 
+def test_group_send_can_leave_out_one_member():
+    async def go():
+        layer = InProcessChannelLayer()
+        sender, other = await layer.new_channel(), await layer.new_channel()
+        for name in (sender, other):
+            await layer.group_add("chat.conv.1", name)
+        await layer.group_send("chat.conv.1", {"type": "m", "t": 1}, exclude=sender)
+        assert (await layer.receive(other))["t"] == 1
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(layer.receive(sender), 0.05)
+
+    run(go())
+
+
 def test_group_send_skips_a_full_member():
     async def go():
         layer = InProcessChannelLayer(capacity=1)

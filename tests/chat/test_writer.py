@@ -428,6 +428,52 @@ def test_the_senders_own_copy_is_its_ack_and_everyone_gets_each_message_once(ali
     assert _seqs_are_gapless(conv)
 
 
+def test_a_reply_stored_in_the_same_batch_reaches_the_customer_before_its_own_ack(
+    alice, agent, socket, chat_open, settings, monkeypatch
+):
+    """The agent's reply and the customer's message committed together: the customer's socket
+    sends the reply first, then its own copy with the ack, from what it received (no gap read
+    from the database), and the sender gets its copy once, from itself, not from the layer."""
+    from okwallet.chat import selectors, writer
+
+    writer.shutdown()
+    settings.OKWALLET_CHAT_WRITER_WAIT_MS = 200  # both frames wait for one batch
+    conv = _active(agent, customer=alice)
+    gap_reads = []
+    original = selectors.messages_between
+    monkeypatch.setattr(
+        selectors, "messages_between", lambda *a, **k: gap_reads.append(a) or original(*a, **k)
+    )
+
+    async def go():
+        a = socket("/ws/chat/agent/", user=agent)
+        await a.connect()
+        await a.expect("welcome")
+        await a.send(type="watch", conversation=conv.public_id)
+        await a.expect("watching")
+        c = socket("/ws/chat/", user=alice)
+        await c.connect()
+        welcome = await c.expect("welcome")
+        await c.drain(0.3)
+        await a.drain(0.1)
+        await a.send(type="message", conversation=conv.public_id, text="您好，请讲", client_id="r1")
+        await asyncio.sleep(0.02)  # the reply is queued first
+        await c.send(type="message", text="我的提现没到账", client_id="m1")
+        got = [f for f in await c.drain(0.8) if f["type"] in ("message", "ack")]
+        await c.close()
+        await a.close()
+        return welcome["last_seq"], got
+
+    base, got = run_async(go)
+    writer.shutdown()
+    assert [(f["type"], f["seq"], f.get("client_id"), f.get("ack")) for f in got] == [
+        ("message", base + 1, "r1", None),
+        ("message", base + 2, "m1", True),
+    ]
+    assert gap_reads == []
+    assert _seqs_are_gapless(conv)
+
+
 def test_on_sqlite_the_writers_commits_leave_the_wal_checkpoint_to_its_own_thread(agent, chat_open):
     """SQLite would checkpoint inside the commit that passes 1,000 WAL pages, with every socket's
     message waiting; the writer's connection has autocheckpoint off and a PASSIVE checkpoint

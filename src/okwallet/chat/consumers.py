@@ -417,6 +417,22 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
         await self.send_json(payload)
         return True
 
+    CATCH_UP_TURNS = 10
+
+    async def _catch_up(self, conv_pk: int, seq: int) -> None:
+        """Give this socket's own message loop a few turns to send what it already received up to
+        ``seq``. An acknowledgement runs in the frame's task as soon as the writer hands the
+        message back, while the events published before it (the agent's reply stored in the
+        same batch) may still be waiting in this socket's inbox; sending our message first would
+        leave a gap that ``deliver_message`` fills from the database. The in-process layer has
+        put those events in the inbox before the message came back, so a few turns of the event
+        loop deliver them; from another server (Redis) they may take longer, and then the
+        database fills the gap as before."""
+        for _turn in range(self.CATCH_UP_TURNS):
+            await asyncio.sleep(0)
+            if self.sent_seq.get(conv_pk, 0) >= seq:
+                return
+
     def _sent_with_ack(self, conv_pk, seq) -> bool:
         """Did ``chat_event`` send our own message ``seq`` with its ack? (Forgets it.)"""
         acked = self._acked
@@ -434,6 +450,10 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
         this socket does not follow the conversation (an agent replying to a chat not watched
         here). Then the events still to send (``post_message``) go out, in order after it."""
         sent = self._sent_with_ack(conv_pk, posted.seq)
+        if not sent and conv_pk is not None and self.joined.get(public_id) == conv_pk:
+            if self.sent_seq.get(conv_pk, 0) < posted.seq - 1:
+                await self._catch_up(conv_pk, posted.seq - 1)
+                sent = self._sent_with_ack(conv_pk, posted.seq)
         if not sent and conv_pk is not None and self.joined.get(public_id) == conv_pk:
             own = {**posted.payload, "conversation": public_id, "ack": True, "duplicate": not posted.created}
             # (while a gap before it is read from the database, chat_event may send it instead)

@@ -266,7 +266,9 @@ class InProcessChannelLayer(BaseChannelLayer):
         with self._lock:
             self._discard(group, channel)
 
-    async def group_send(self, group, message):
+    async def group_send(self, group, message, *, exclude: str | None = None):
+        """``exclude``: a member channel that does not get this message (an extension: the chat
+        writer leaves out the socket that sent it, which sends its own copy with the ack)."""
         assert isinstance(message, dict), "Message is not a dict"
         self.require_valid_group_name(group)
         now = time.time()
@@ -274,6 +276,8 @@ class InProcessChannelLayer(BaseChannelLayer):
             self._sweep(now)
             members = list(self._groups.get(group, ()))
             for name in members:
+                if name == exclude:
+                    continue
                 try:
                     self._deliver(name, copy_message(message), now)
                 except ChannelFull:

@@ -512,6 +512,7 @@ class ChatWriter:
         from okwallet.chat.layers import InProcessChannelLayer
 
         layer = get_channel_layer()
+        in_process = isinstance(layer, InProcessChannelLayer)
         by_group: dict[str, list[dict]] = {}
         for item in items:
             for group, event in item.events:
@@ -520,12 +521,16 @@ class ChatWriter:
         async def send(group: str, group_events: list[dict]) -> None:
             for event in group_events:
                 try:
-                    await layer.group_send(group, event)
+                    if in_process and event.get("origin"):
+                        # the sender's socket sends its own copy (with the ack): not through the layer
+                        await layer.group_send(group, event, exclude=event["origin"])
+                    else:
+                        await layer.group_send(group, event)
                 except Exception:  # noqa: BLE001 - stored; the client gets it on resume
                     log.exception("chat writer: live event failed")
 
         if layer is not None and by_group:
-            if len(by_group) == 1 or isinstance(layer, InProcessChannelLayer):
+            if len(by_group) == 1 or in_process:
                 for group, group_events in by_group.items():
                     await send(group, group_events)
             else:
