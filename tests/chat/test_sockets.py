@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run(coro_fn):
-    run_async(coro_fn)
+    return run_async(coro_fn)
 
 
 def test_customer_gets_bot_answer_with_helpful_and_handoff_buttons(alice, socket, bot_answers, chat_open):
@@ -324,6 +324,33 @@ def test_bad_frames_get_clear_errors_and_the_connection_stays_healthy(alice, soc
 
     run(go)
     assert not Message.objects.filter(sender="customer").exists()
+
+
+def test_each_socket_answers_in_its_own_language_frame_after_frame(alice, bob, socket, chat_open):
+    """The frame worker activates the socket's language once; two sockets of different languages
+    on one event loop never see each other's (and every frame, not just the first, is in it)."""
+
+    async def go():
+        zh = socket("/ws/chat/", user=alice)
+        en = socket("/ws/chat/?lang=en", user=bob)
+        await zh.connect()
+        await en.connect()
+        await zh.expect("welcome")
+        await en.expect("welcome")
+        texts = {"zh": [], "en": []}
+        for _ in range(3):
+            await zh.send(type="message", text="   ")
+            await en.send(type="message", text="   ")
+            texts["zh"].append((await zh.expect("error"))["message"])
+            texts["en"].append((await en.expect("error"))["message"])
+        await zh.close()
+        await en.close()
+        return texts
+
+    texts = run(go)
+    assert len(set(texts["zh"])) == 1 and len(set(texts["en"])) == 1
+    assert texts["zh"][0] != texts["en"][0]
+    assert texts["en"][0].isascii() and not texts["zh"][0].isascii()
 
 
 def test_a_flood_is_rate_limited_then_closed_4429(alice, socket, chat_open):
