@@ -15,7 +15,6 @@ import json
 import logging
 import re
 import time
-from collections import deque
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
@@ -187,7 +186,7 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
     for_staff = False
     typing_bucket: TokenBucket | None = None
     violations: TokenBucket | None = None
-    _frames: deque | None = None
+    _frames: list | None = None
     _worker: asyncio.Future | None = None
     _frame_waiter: asyncio.Future | None = None  # the worker waits on it for the next frame
     _worker_lang: str | None = None  # the language the worker activated
@@ -252,7 +251,7 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
         # with the socket's first frame and then waits for the next one (a task per frame cost
         # a twentieth of the event loop's time in the chat benchmark's closed loop).
         if self._frames is None:
-            self._frames = deque()
+            self._frames = []
         self._frames.append((text_data, bytes_data))
         if self._worker is None or self._worker.done():
             self._worker = asyncio.ensure_future(self._drain_frames())
@@ -268,7 +267,7 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
         while not self._closing:
             frames = self._frames
             while frames and not self._closing:
-                text_data, bytes_data = frames.popleft()
+                text_data, bytes_data = frames.pop(0)
                 await self.handle_frame(text_data, bytes_data)
             if self._closing:
                 break

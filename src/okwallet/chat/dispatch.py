@@ -19,7 +19,6 @@ it was handed to is cancelled).
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Awaitable, Callable
 
 
@@ -30,7 +29,7 @@ async def dispatch_from(
     backlog: int = 64,
 ) -> None:
     loop = asyncio.get_running_loop()
-    inbox: deque = deque()
+    inbox: list = []  # a list, not a deque: every socket has one, and an empty deque is ~10x larger
     failures: list[BaseException] = []
     wake: asyncio.Future | None = None  # the dispatcher waits on it while the inbox is empty
     room: asyncio.Future | None = None  # readers wait on it while the inbox is full
@@ -60,7 +59,7 @@ async def dispatch_from(
     try:
         while True:
             while inbox:
-                await dispatch(inbox.popleft())
+                await dispatch(inbox.pop(0))  # short: at most ``backlog``
                 if room is not None and not room.done() and len(inbox) < backlog:
                     room.set_result(None)
             if failures:
