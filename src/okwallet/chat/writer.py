@@ -509,7 +509,7 @@ class ChatWriter:
             await asyncio.wait([previous])
         from channels.layers import get_channel_layer
 
-        from okwallet.chat.layers import InProcessChannelLayer
+        from okwallet.chat.layers import InProcessChannelLayer, group_send_many
 
         layer = get_channel_layer()
         in_process = isinstance(layer, InProcessChannelLayer)
@@ -530,11 +530,15 @@ class ChatWriter:
                     log.exception("chat writer: live event failed")
 
         if layer is not None and by_group:
-            if len(by_group) == 1 or in_process:
+            if in_process:
                 for group, group_events in by_group.items():
                     await send(group, group_events)
             else:
-                await asyncio.gather(*(send(g, e) for g, e in by_group.items()))
+                # Redis: the batch in one pipelined round trip (chat.layers.group_send_many)
+                try:
+                    await group_send_many(layer, [(g, e) for g, evs in by_group.items() for e in evs])
+                except Exception:  # noqa: BLE001 - stored; the clients get them on resume
+                    log.exception("chat writer: live events failed")
         for item in items:
             _resolve(item)
 
