@@ -178,6 +178,20 @@ async def welcome_facts():
     return value
 
 
+def _layer_receive(layer):
+    """The layer's ``receive``. channels-redis' pub/sub layer is a proxy that looks up its
+    per-event-loop layer on every call; a socket lives on one loop, so it binds that one's."""
+    try:
+        from channels_redis.pubsub import RedisPubSubChannelLayer
+    except ImportError:
+        return layer.receive
+    if isinstance(layer, RedisPubSubChannelLayer):
+        inner = getattr(layer._get_layer(), "receive", None)
+        if inner is not None:
+            return inner
+    return layer.receive
+
+
 class BaseChatConsumer(AsyncWebsocketConsumer):
     """Per-connection state is kept small (docs/chat.md "Connections"): the rate-limit buckets
     for typing and refused frames, the frame queue and its worker exist only once used."""
@@ -200,7 +214,7 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
         sources = [receive]
         if self.channel_layer is not None:
             self.channel_name = await self.channel_layer.new_channel()
-            sources.append(functools.partial(self.channel_layer.receive, self.channel_name))
+            sources.append(functools.partial(_layer_receive(self.channel_layer), self.channel_name))
         self.base_send = send
         try:
             await dispatch_from(sources, self.dispatch)
@@ -268,16 +282,16 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
             frames = self._frames
             while frames and not self._closing:
                 text_data, bytes_data = frames.pop(0)
-                await self.handle_frame(text_data, bytes_data)
+                await self.handle_frame(text_data, bytes_data, lang_active=self._worker_lang == self.lang)
             if self._closing:
                 break
             self._frame_waiter = loop.create_future()
             await self._frame_waiter
             self._frame_waiter = None
 
-    async def handle_frame(self, text_data=None, bytes_data=None):
-        same = self._worker_lang == self.lang and asyncio.current_task() is self._worker
-        with contextlib.nullcontext() if same else translation.override(self.lang):
+    async def handle_frame(self, text_data=None, bytes_data=None, *, lang_active=False):
+        """``lang_active``: the caller (the frame worker) has the socket's language active."""
+        with contextlib.nullcontext() if lang_active else translation.override(self.lang):
             try:
                 frame = self.parse(text_data, bytes_data)
                 kind = frame.get("type")
