@@ -8,10 +8,16 @@ import pytest
 from channels.exceptions import StopConsumer
 
 from okwallet.chat.dispatch import dispatch_from
+from tests.chat.conftest import run_async
 
 
 def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 10))
+    """In a worker thread (after a browser test, Playwright's loop counts as running here)."""
+
+    async def bounded():
+        return await asyncio.wait_for(coro, 10)
+
+    return run_async(bounded)
 
 
 def queue_source(queue: asyncio.Queue):
