@@ -283,7 +283,7 @@ def test_group_send_many_over_redis_delivers_every_message_in_order():
             await layer.group_add("chat.conv.2", b)
             sends = [("chat.conv.1", {"type": "m", "n": n}) for n in range(20)]
             sends += [("chat.conv.2", {"type": "m", "n": 100 + n}) for n in range(5)]
-            await group_send_many(layer, sends)
+            assert await group_send_many(layer, sends) is True
             got_a = [(await asyncio.wait_for(layer.receive(a), 5))["n"] for _ in range(20)]
             got_b = [(await asyncio.wait_for(layer.receive(b), 5))["n"] for _ in range(25)]
             await layer.group_send("chat.conv.2", {"type": "m", "n": 999})
@@ -299,14 +299,16 @@ def test_group_send_many_over_redis_delivers_every_message_in_order():
     assert after == 999
 
 
-def test_group_send_many_on_the_in_process_layer_is_plain_group_sends():
+def test_group_send_many_leaves_other_layers_to_their_own_group_send():
     from okwallet.chat.layers import group_send_many
 
     async def go():
         layer = InProcessChannelLayer()
         a = await layer.new_channel()
         await layer.group_add("chat.conv.1", a)
-        await group_send_many(layer, [("chat.conv.1", {"type": "m", "n": n}) for n in range(3)])
-        return [(await layer.receive(a))["n"] for _ in range(3)]
+        handled = await group_send_many(layer, [("chat.conv.1", {"type": "m", "n": 0})])
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(layer.receive(a), 0.05)  # nothing sent: the caller sends
+        return handled
 
-    assert run(go()) == [0, 1, 2]
+    assert run(go()) is False

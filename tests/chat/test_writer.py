@@ -378,21 +378,28 @@ def test_without_group_commit_sockets_store_one_transaction_per_message(alice, s
     assert Message.objects.filter(client_id="direct").count() == 1
 
 
+async def _agent_watching_and_customer(socket, agent, customer, conv):
+    """The agent's socket watching ``conv`` and the customer's connected; returns them and the
+    customer's welcome."""
+    a = socket("/ws/chat/agent/", user=agent)
+    await a.connect()
+    await a.expect("welcome")
+    await a.send(type="watch", conversation=conv.public_id)
+    await a.expect("watching")
+    await a.drain(0.3)
+    c = socket("/ws/chat/", user=customer)
+    await c.connect()
+    welcome = await c.expect("welcome")
+    return a, c, welcome
+
+
 def test_the_senders_own_copy_is_its_ack_and_everyone_gets_each_message_once(alice, agent, socket, chat_open):
     """One frame per message to its sender (the copy with ``ack``), the plain copy to the others;
     a re-sent ``client_id`` is answered with an ``ack`` frame, never a second copy."""
     conv = _active(agent, customer=alice)
 
     async def go():
-        a = socket("/ws/chat/agent/", user=agent)
-        await a.connect()
-        await a.expect("welcome")
-        await a.send(type="watch", conversation=conv.public_id)
-        await a.expect("watching")
-        await a.drain(0.3)
-        c = socket("/ws/chat/", user=alice)
-        await c.connect()
-        welcome = await c.expect("welcome")
+        a, c, welcome = await _agent_watching_and_customer(socket, agent, alice, conv)
         await c.drain(0.3)
         base = welcome["last_seq"]
         for i in range(3):
@@ -446,14 +453,7 @@ def test_a_reply_stored_in_the_same_batch_reaches_the_customer_before_its_own_ac
     )
 
     async def go():
-        a = socket("/ws/chat/agent/", user=agent)
-        await a.connect()
-        await a.expect("welcome")
-        await a.send(type="watch", conversation=conv.public_id)
-        await a.expect("watching")
-        c = socket("/ws/chat/", user=alice)
-        await c.connect()
-        welcome = await c.expect("welcome")
+        a, c, welcome = await _agent_watching_and_customer(socket, agent, alice, conv)
         await c.drain(0.3)
         await a.drain(0.1)
         await a.send(type="message", conversation=conv.public_id, text="您好，请讲", client_id="r1")

@@ -25,7 +25,7 @@ def _token_sql(vendor: str) -> str:
     three queries (token + user, role groups) spent most of their time compiling SQL (a third of
     a ticket list request's CPU in a profile, docs/benchmarks.md "Tickets")."""
     q = connection.ops.quote_name
-    user_cols = ", ".join(f"u.{q(f.column)}" for f in User._meta.concrete_fields)
+    user_cols = ", ".join(f"u.{q(User._meta.get_field(n).column)}" for n in _user_fields())
     token_cols = ", ".join(f"t.{q(ApiToken._meta.get_field(n).column)}" for n in _TOKEN_FIELDS)
     member = User.groups.through._meta
     aggregate = "string_agg(g.name, ',')" if vendor == "postgresql" else "group_concat(g.name, ',')"
@@ -37,6 +37,11 @@ def _token_sql(vendor: str) -> str:
         f"FROM {q(ApiToken._meta.db_table)} t JOIN {q(User._meta.db_table)} u ON u.id = t.user_id "
         "WHERE t.key_hash = %s AND t.revoked_at IS NULL"
     )
+
+
+@cache
+def _user_fields() -> tuple[str, ...]:
+    return tuple(f.name for f in User._meta.concrete_fields)
 
 
 @cache
@@ -75,8 +80,9 @@ def token_user(token: str) -> tuple[User, ApiToken] | None:
         row = cur.fetchone()
     if row is None:
         return None
-    n_user = len(User._meta.concrete_fields)
-    user = _from_row(User, tuple(f.name for f in User._meta.concrete_fields), row[:n_user])
+    user_fields = _user_fields()
+    n_user = len(user_fields)
+    user = _from_row(User, user_fields, row[:n_user])
     if not user.is_active:
         return None
     n_token = len(_TOKEN_FIELDS)

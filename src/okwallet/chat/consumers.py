@@ -29,6 +29,7 @@ from okwallet.chat import assignment, events, selectors, topics, writer
 from okwallet.chat import services as svc
 from okwallet.chat.dispatch import dispatch_from
 from okwallet.chat.errors import BadFrame, ChatNotFound, UnknownFrameType
+from okwallet.chat.layers import layer_receive
 from okwallet.chat.models import Conversation, Message, Participant, Topic
 from okwallet.core.errors import OkError
 from okwallet.core.timeutil import format_local
@@ -178,20 +179,6 @@ async def welcome_facts():
     return value
 
 
-def _layer_receive(layer):
-    """The layer's ``receive``. channels-redis' pub/sub layer is a proxy that looks up its
-    per-event-loop layer on every call; a socket lives on one loop, so it binds that one's."""
-    try:
-        from channels_redis.pubsub import RedisPubSubChannelLayer
-    except ImportError:
-        return layer.receive
-    if isinstance(layer, RedisPubSubChannelLayer):
-        inner = getattr(layer._get_layer(), "receive", None)
-        if inner is not None:
-            return inner
-    return layer.receive
-
-
 class BaseChatConsumer(AsyncWebsocketConsumer):
     """Per-connection state is kept small (docs/chat.md "Connections"): the rate-limit buckets
     for typing and refused frames, the frame queue and its worker exist only once used."""
@@ -203,7 +190,6 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
     _frames: list | None = None
     _worker: asyncio.Future | None = None
     _frame_waiter: asyncio.Future | None = None  # the worker waits on it for the next frame
-    _worker_lang: str | None = None  # the language the worker activated
     _acked: set | None = None  # (conversation pk, seq) of own messages sent with their ack
     _closing = False  # this side sent websocket.close: nothing more may follow it
 
@@ -214,7 +200,7 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
         sources = [receive]
         if self.channel_layer is not None:
             self.channel_name = await self.channel_layer.new_channel()
-            sources.append(functools.partial(_layer_receive(self.channel_layer), self.channel_name))
+            sources.append(functools.partial(layer_receive(self.channel_layer), self.channel_name))
         self.base_send = send
         try:
             await dispatch_from(sources, self.dispatch)
@@ -276,13 +262,12 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
         # The socket's language, once for the worker (its own context; nothing else sees it)
         # instead of an override per frame (Django's translation state is an asgiref Local).
         translation.activate(self.lang)
-        self._worker_lang = self.lang
         loop = asyncio.get_running_loop()
         while not self._closing:
             frames = self._frames
             while frames and not self._closing:
                 text_data, bytes_data = frames.pop(0)
-                await self.handle_frame(text_data, bytes_data, lang_active=self._worker_lang == self.lang)
+                await self.handle_frame(text_data, bytes_data, lang_active=True)
             if self._closing:
                 break
             self._frame_waiter = loop.create_future()
@@ -488,10 +473,15 @@ class BaseChatConsumer(AsyncWebsocketConsumer):
             if self.sent_seq.get(conv_pk, 0) < posted.seq - 1:
                 await self._catch_up(conv_pk, posted.seq - 1)
                 sent = self._sent_with_ack(conv_pk, posted.seq)
-        if not sent and conv_pk is not None and self.joined.get(public_id) == conv_pk:
-            own = {**posted.payload, "conversation": public_id, "ack": True, "duplicate": not posted.created}
-            # (while a gap before it is read from the database, chat_event may send it instead)
-            sent = await self.deliver_message(conv_pk, own) or self._sent_with_ack(conv_pk, posted.seq)
+            if not sent:
+                own = {
+                    **posted.payload,
+                    "conversation": public_id,
+                    "ack": True,
+                    "duplicate": not posted.created,
+                }
+                # (while a gap before it is read from the database, chat_event may send it instead)
+                sent = await self.deliver_message(conv_pk, own) or self._sent_with_ack(conv_pk, posted.seq)
         if not sent:
             ack = {"type": "ack", "client_id": posted.client_id or None, "seq": posted.seq}
             if self.for_staff:

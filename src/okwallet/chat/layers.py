@@ -295,20 +295,19 @@ class InProcessChannelLayer(BaseChannelLayer):
             }
 
 
-async def group_send_many(layer, sends: list[tuple[str, dict]]) -> None:
-    """Send ``(group, message)`` pairs, each group's in the given order.
+async def group_send_many(layer, sends: list[tuple[str, dict]]) -> bool:
+    """Send ``(group, message)`` pairs over channels-redis' pub/sub layer in one pipelined round
+    trip per Redis shard, each group's in the given order; False (nothing sent) for any other
+    layer, whose ``group_send`` the caller uses.
 
-    On channels-redis' pub/sub layer every ``group_send`` is one PUBLISH and its reply, one at a
-    time per Redis shard (the shard's lock), so a batch of N chat events waited N round trips on
-    a busy event loop (the chat benchmark's closed loop over Redis ran at 80 % CPU, waiting). Here
-    a batch goes out as one pipeline per shard (in order, under the shard's lock: one round trip).
-    This reaches into channels-redis' per-loop layer and shard objects (4.x); if they are not
-    what we expect, or for any other layer, the messages go one ``group_send`` at a time."""
-    loop_layer = _redis_pubsub_loop_layer(layer)
+    There every ``group_send`` is one PUBLISH and its reply, one at a time per shard (the
+    shard's lock), so a batch of N chat events waited N round trips on a busy event loop (the
+    chat benchmark's closed loop over Redis ran at 80 % CPU, waiting). The pipeline is sent under
+    the shard's lock too. This reaches into channels-redis 4.x's per-loop layer and shard
+    objects (``redis_pubsub_loop_layer``)."""
+    loop_layer = redis_pubsub_loop_layer(layer, shards=True)
     if loop_layer is None:
-        for group, message in sends:
-            await layer.group_send(group, message)
-        return
+        return False
     by_shard: dict = {}
     for group, message in sends:
         channel = loop_layer._get_group_channel_name(group)
@@ -321,9 +320,19 @@ async def group_send_many(layer, sends: list[tuple[str, dict]]) -> None:
             for channel, data in items:
                 pipe.publish(channel, data)
             await pipe.execute()
+    return True
 
 
-def _redis_pubsub_loop_layer(layer):
+def layer_receive(layer):
+    """The layer's ``receive`` for a socket. channels-redis' pub/sub layer is a proxy that looks
+    its per-event-loop layer up on every call; a socket lives on one loop, so it binds that one's."""
+    loop_layer = redis_pubsub_loop_layer(layer)
+    return loop_layer.receive if loop_layer is not None else layer.receive
+
+
+def redis_pubsub_loop_layer(layer, *, shards: bool = False):
+    """channels-redis' per-event-loop pub/sub layer behind ``layer``, or None (another layer, or
+    a channels-redis whose internals are not the 4.x ones used here: then the public API is)."""
     try:
         from channels_redis.pubsub import RedisPubSubChannelLayer
     except ImportError:  # channels-redis is only needed at scale
@@ -331,10 +340,12 @@ def _redis_pubsub_loop_layer(layer):
     if not isinstance(layer, RedisPubSubChannelLayer):
         return None
     loop_layer = layer._get_layer()
-    needed = ("_get_group_channel_name", "_get_shard")
-    if not all(hasattr(loop_layer, name) for name in needed):
+    if not hasattr(loop_layer, "receive"):
         return None
-    shard = loop_layer._get_shard("probe")
-    if not all(hasattr(shard, name) for name in ("_lock", "_ensure_redis")):
-        return None
+    if shards:
+        if not all(hasattr(loop_layer, n) for n in ("_get_group_channel_name", "_get_shard")):
+            return None
+        shard = loop_layer._get_shard("probe")
+        if not all(hasattr(shard, n) for n in ("_lock", "_ensure_redis", "_redis")):
+            return None
     return loop_layer

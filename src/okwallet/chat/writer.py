@@ -530,15 +530,19 @@ class ChatWriter:
                     log.exception("chat writer: live event failed")
 
         if layer is not None and by_group:
-            if in_process:
-                for group, group_events in by_group.items():
-                    await send(group, group_events)
-            else:
+            pipelined = False
+            if not in_process:
                 # Redis: the batch in one pipelined round trip (chat.layers.group_send_many)
                 try:
-                    await group_send_many(layer, [(g, e) for g, evs in by_group.items() for e in evs])
+                    pipelined = await group_send_many(
+                        layer, [(g, e) for g, evs in by_group.items() for e in evs]
+                    )
                 except Exception:  # noqa: BLE001 - stored; the clients get them on resume
+                    pipelined = True
                     log.exception("chat writer: live events failed")
+            if not pipelined:
+                for group, group_events in by_group.items():
+                    await send(group, group_events)
         for item in items:
             _resolve(item)
 
