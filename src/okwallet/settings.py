@@ -225,7 +225,7 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "okwallet.chat.redis_layer.LocalFirstRedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": "okw"},
         }
     }

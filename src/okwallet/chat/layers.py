@@ -76,6 +76,7 @@ class _Channel:
 
 class InProcessChannelLayer(BaseChannelLayer):
     extensions = ["groups", "flush"]
+    group_send_exclude = True  # group_send(..., exclude=channel): see there
 
     def __init__(self, expiry=60, group_expiry=86400, capacity=1000, channel_capacity=None, **kwargs):
         super().__init__(expiry=expiry, capacity=capacity, channel_capacity=channel_capacity, **kwargs)
@@ -187,10 +188,16 @@ class InProcessChannelLayer(BaseChannelLayer):
     # --- channel layer API ------------------------------------------------------
 
     async def send(self, channel, message):
+        self.send_nowait(channel, message)
+
+    def send_nowait(self, channel: str, message: dict, *, copy: bool = True) -> None:
+        """``send`` without awaiting (it never waits): for a layer that bridges processes and
+        hands on what arrived from elsewhere (``copy=False`` for a message nobody else holds)."""
         assert isinstance(message, dict), "message is not a dict"
         self.require_valid_channel_name(channel)
         assert "__asgi_channel__" not in message
-        message = copy_message(message)
+        if copy:
+            message = copy_message(message)
         now = time.time()
         with self._lock:
             self._sweep(now)
@@ -269,19 +276,27 @@ class InProcessChannelLayer(BaseChannelLayer):
     async def group_send(self, group, message, *, exclude: str | None = None):
         """``exclude``: a member channel that does not get this message (an extension: the chat
         writer leaves out the socket that sent it, which sends its own copy with the ack)."""
+        self.group_send_nowait(group, message, exclude=exclude)
+
+    def group_send_nowait(self, group: str, message: dict, *, exclude: str | None = None) -> None:
         assert isinstance(message, dict), "Message is not a dict"
         self.require_valid_group_name(group)
         now = time.time()
         with self._lock:
             self._sweep(now)
-            members = list(self._groups.get(group, ()))
-            for name in members:
+            members = self._groups.get(group)
+            if not members:
+                return
+            for name in list(members):
                 if name == exclude:
                     continue
                 try:
                     self._deliver(name, copy_message(message), now)
                 except ChannelFull:
                     pass
+
+    def has_members(self, group: str) -> bool:
+        return group in self._groups  # an emptied group is deleted at once
 
     # --- introspection for tests and the benchmark -------------------------------
 
@@ -295,57 +310,32 @@ class InProcessChannelLayer(BaseChannelLayer):
             }
 
 
-async def group_send_many(layer, sends: list[tuple[str, dict]]) -> bool:
-    """Send ``(group, message)`` pairs over channels-redis' pub/sub layer in one pipelined round
-    trip per Redis shard, each group's in the given order; False (nothing sent) for any other
-    layer, whose ``group_send`` the caller uses.
-
-    There every ``group_send`` is one PUBLISH and its reply, one at a time per shard (the
-    shard's lock), so a batch of N chat events waited N round trips on a busy event loop (the
-    chat benchmark's closed loop over Redis ran at 80 % CPU, waiting). The pipeline is sent under
-    the shard's lock too. This reaches into channels-redis 4.x's per-loop layer and shard
-    objects (``redis_pubsub_loop_layer``)."""
-    loop_layer = redis_pubsub_loop_layer(layer, shards=True)
-    if loop_layer is None:
+async def group_send_many(layer, sends: list[tuple[str, dict, str | None]]) -> bool:
+    """Send ``(group, message, exclude)`` triples with the layer's own ``group_send_many``
+    (``chat.redis_layer``: one pipelined round trip per Redis shard, each group's in order);
+    False (nothing sent) for a layer without one, whose ``group_send`` the caller uses."""
+    send_many = getattr(layer, "group_send_many", None)
+    if send_many is None:
         return False
-    by_shard: dict = {}
-    for group, message in sends:
-        channel = loop_layer._get_group_channel_name(group)
-        shard = loop_layer._get_shard(channel)
-        by_shard.setdefault(id(shard), (shard, []))[1].append((channel, layer.serialize(message)))
-    for shard, items in by_shard.values():
-        async with shard._lock:
-            shard._ensure_redis()
-            pipe = shard._redis.pipeline(transaction=False)
-            for channel, data in items:
-                pipe.publish(channel, data)
-            await pipe.execute()
+    await send_many(sends)
     return True
 
 
+def excludes_origin(layer) -> bool:
+    """Whether ``layer.group_send`` takes ``exclude=`` (the chat layers; not Channels' own)."""
+    return getattr(layer, "group_send_exclude", False)
+
+
 def layer_receive(layer):
-    """The layer's ``receive`` for a socket. channels-redis' pub/sub layer is a proxy that looks
-    its per-event-loop layer up on every call; a socket lives on one loop, so it binds that one's."""
-    loop_layer = redis_pubsub_loop_layer(layer)
-    return loop_layer.receive if loop_layer is not None else layer.receive
-
-
-def redis_pubsub_loop_layer(layer, *, shards: bool = False):
-    """channels-redis' per-event-loop pub/sub layer behind ``layer``, or None (another layer, or
-    a channels-redis whose internals are not the 4.x ones used here: then the public API is)."""
+    """The layer's ``receive`` for a socket. channels-redis' pub/sub layers are proxies that
+    look their per-event-loop layer up on every call; a socket lives on one loop, so it binds
+    that one's."""
     try:
         from channels_redis.pubsub import RedisPubSubChannelLayer
     except ImportError:  # channels-redis is only needed at scale
-        return None
-    if not isinstance(layer, RedisPubSubChannelLayer):
-        return None
-    loop_layer = layer._get_layer()
-    if not hasattr(loop_layer, "receive"):
-        return None
-    if shards:
-        if not all(hasattr(loop_layer, n) for n in ("_get_group_channel_name", "_get_shard")):
-            return None
-        shard = loop_layer._get_shard("probe")
-        if not all(hasattr(shard, n) for n in ("_lock", "_ensure_redis", "_redis")):
-            return None
-    return loop_layer
+        return layer.receive
+    if isinstance(layer, RedisPubSubChannelLayer):
+        loop_layer = layer._get_layer()
+        if hasattr(loop_layer, "receive"):
+            return loop_layer.receive
+    return layer.receive

@@ -500,49 +500,45 @@ class ChatWriter:
     async def _publish(previous, items: list[_Item]) -> None:
         """Send the batch's live events, then resolve its senders' futures.
 
-        Batches go out in commit order (each waits for the previous one). Within a batch a
-        conversation's events keep their order; different conversations' are sent concurrently
-        when the layer does network round trips (Redis), one after the other in the in-process
-        layer (where a send never waits)."""
+        Batches go out in commit order (each waits for the previous one), a batch's events in
+        order: over Redis in one pipelined round trip per shard (``group_send_many``), in the
+        in-process layer one after the other (a send never waits)."""
         if previous is not None and not previous.done():
             # its own failure is logged by it; this batch goes out after it either way
             await asyncio.wait([previous])
         from channels.layers import get_channel_layer
 
-        from okwallet.chat.layers import InProcessChannelLayer, group_send_many
+        from okwallet.chat.layers import excludes_origin, group_send_many
 
         layer = get_channel_layer()
-        in_process = isinstance(layer, InProcessChannelLayer)
-        by_group: dict[str, list[dict]] = {}
-        for item in items:
-            for group, event in item.events:
-                by_group.setdefault(group, []).append(event)
-
-        async def send(group: str, group_events: list[dict]) -> None:
-            for event in group_events:
+        # The sender's socket sends its own copy (with the ack): the layer leaves it out if it can.
+        exclude = layer is not None and excludes_origin(layer)
+        sends = (
+            []
+            if layer is None
+            else [
+                (group, event, event.get("origin") if exclude else None)
+                for item in items
+                for group, event in item.events
+            ]
+        )
+        pipelined = False
+        if sends:
+            try:
+                # Redis: the batch in one pipelined round trip per shard (chat.redis_layer)
+                pipelined = await group_send_many(layer, sends)
+            except Exception:  # noqa: BLE001 - stored; the clients get them on resume
+                pipelined = True
+                log.exception("chat writer: live events failed")
+        if not pipelined:
+            for group, event, origin in sends:
                 try:
-                    if in_process and event.get("origin"):
-                        # the sender's socket sends its own copy (with the ack): not through the layer
-                        await layer.group_send(group, event, exclude=event["origin"])
+                    if origin:
+                        await layer.group_send(group, event, exclude=origin)
                     else:
                         await layer.group_send(group, event)
                 except Exception:  # noqa: BLE001 - stored; the client gets it on resume
                     log.exception("chat writer: live event failed")
-
-        if layer is not None and by_group:
-            pipelined = False
-            if not in_process:
-                # Redis: the batch in one pipelined round trip (chat.layers.group_send_many)
-                try:
-                    pipelined = await group_send_many(
-                        layer, [(g, e) for g, evs in by_group.items() for e in evs]
-                    )
-                except Exception:  # noqa: BLE001 - stored; the clients get them on resume
-                    pipelined = True
-                    log.exception("chat writer: live events failed")
-            if not pipelined:
-                for group, group_events in by_group.items():
-                    await send(group, group_events)
         for item in items:
             _resolve(item)
 
