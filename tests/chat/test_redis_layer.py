@@ -200,3 +200,29 @@ def test_every_receiver_gets_its_own_copy_of_a_message_from_another_process():
         return got_b["data"]["seen"]
 
     assert _run(scenario) == []
+
+
+def test_a_process_stops_listening_to_a_group_whose_last_membership_expired():
+    async def scenario():
+        url = os.environ["OKWALLET_TEST_REDIS_URL"]
+        prefix = f"okwtest{secrets.token_hex(4)}"
+        here = LocalFirstRedisChannelLayer(hosts=[url], prefix=prefix)
+        there = LocalFirstRedisChannelLayer(hosts=[url], prefix=prefix, group_expiry=1)
+        try:
+            remote = await there.new_channel()
+            await there.group_add("chat.conv.6", remote)
+            await here.group_send("chat.conv.6", {"type": "m", "n": 1})
+            first = await _take(there, remote, 1)
+            await asyncio.sleep(1.2)  # the membership expires; nobody calls group_discard
+            await here.group_send("chat.conv.6", {"type": "m", "n": 2})  # dropped, and noticed
+            await _until(lambda: _no_subscribers(there, "chat.conv.6"))
+            await there.group_add("chat.conv.6", remote)  # a new member: listening again
+            again = await _group_subscribers(there, "chat.conv.6")
+            await here.group_send("chat.conv.6", {"type": "m", "n": 3})
+            return first, again, await _take(there, remote, 1)
+        finally:
+            await here.flush()
+            await there.flush()
+
+    first, again, after = run_async(scenario)
+    assert first == [1] and again == 1 and after == [3]

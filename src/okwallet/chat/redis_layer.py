@@ -168,7 +168,7 @@ class _LoopLayer(RedisPubSubLoopLayer):
         await self.local.group_discard(group, channel)
         if not self.local.has_members(group):
             name = self._group_prefix + group
-            await self._get_shard(name).unsubscribe(name)
+            await self._get_shard(name).unsubscribe_unless(name, lambda: self.local.has_members(group))
 
     async def group_send(self, group, message, *, exclude: str | None = None):
         self.local.group_send_nowait(group, message, exclude=exclude)
@@ -203,6 +203,12 @@ class _LoopLayer(RedisPubSubLoopLayer):
             group = redis_channel[len(self._group_prefix) :]
             if self.local.has_members(group):
                 self.local.group_send_nowait(group, self.channel_layer.deserialize(body))
+            if not self.local.has_members(group):
+                # its last membership expired (no group_discard came): stop listening
+                shard = self._get_shard(redis_channel)
+                asyncio.ensure_future(
+                    shard.unsubscribe_unless(redis_channel, lambda: self.local.has_members(group))
+                )
         elif kind == _CHANNEL:
             channel, _, body = body.partition(b"\n")
             self._deliver_to(channel.decode(), body)
@@ -265,6 +271,17 @@ class _Shard(RedisSingleShardConnection):
                     waiter.set_result(None)
                 else:
                     waiter.set_exception(error)
+
+    async def unsubscribe_unless(self, channel: str, still_needed) -> None:
+        """UNSUBSCRIBE unless ``still_needed()`` says otherwise once the lock is held: a
+        ``group_add`` that came in meanwhile finds the subscription kept, or (if it came in
+        after) waits for the lock and subscribes again."""
+        async with self._lock:
+            if channel in self._subscribed_to and not still_needed():
+                self._ensure_redis()
+                self._ensure_receiver()
+                await self._pubsub.unsubscribe(channel)
+                self._subscribed_to.remove(channel)
 
     async def flush(self):
         if self._outbox_task is not None and not self._outbox_task.done():
