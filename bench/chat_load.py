@@ -842,7 +842,12 @@ def main() -> int:
         default="raw,channels-echo,chat",
         help="comma-separated subset of raw,channels-echo,chat (to look into one; ratios need all)",
     )
-    ap.add_argument("--layers", default="embedded,redis", help="chat layers to run: embedded,redis")
+    ap.add_argument(
+        "--layers",
+        default="embedded,redis",
+        help="chat layers to run: embedded,redis (ours), redis-stock (channels-redis' own pub/sub layer, "
+        "for comparison: reported, no target)",
+    )
     ap.add_argument("--skip-memory", action="store_true", help="skip the idle-memory runs")
     ap.add_argument("--no-timeline", action="store_true", help="skip the latency-over-time print-out")
     for kind in ("raw", "channels-echo", "chat"):
@@ -928,11 +933,17 @@ def main() -> int:
             )
 
     log("— chat: seeding agents and conversations —")
-    layers = [("embedded", "")] + ([("redis", redis_url)] if redis_url and not args.memory_only else [])
+    layers = [("embedded", "")]
+    if redis_url and not args.memory_only:
+        layers += [("redis", redis_url), ("redis-stock", redis_url)]
     wanted = set(args.layers.split(","))
     layers = [(name, url) for name, url in layers if name in wanted and "chat" in servers]
     for layer, rurl in layers:
-        env = {**base_env, "REDIS_URL": rurl}
+        env = {
+            **base_env,
+            "REDIS_URL": rurl,
+            "OKWALLET_CHANNEL_LAYER": "stock" if layer == "redis-stock" else "",
+        }
         fixtures_path = var / f"fixtures-{layer}.json"
         t0 = time.time()
         p = mp.get_context("spawn").Process(
@@ -1038,6 +1049,8 @@ def main() -> int:
         print(f"TARGET {name} {measured} {goal} {'PASS' if passed else 'FAIL'}")
 
     for layer, _ in layers:
+        if layer == "redis-stock":
+            continue  # a comparison: what ships is ours
         r = report[f"chat_{layer}_rate"]
         target(f"chat_{layer}_sockets_held", r["held"], n, r["held"] >= n)
         target(

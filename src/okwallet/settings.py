@@ -223,9 +223,15 @@ if REDIS_URL:
             "KEY_PREFIX": "okw",
         }
     }
+    # channels-redis' pub/sub layer with a local fast path (decision 0004). "stock" runs
+    # channels-redis' own layer instead (every process on the same setting: the frames differ).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "okwallet.chat.redis_layer.LocalFirstRedisChannelLayer",
+            "BACKEND": (
+                "channels_redis.pubsub.RedisPubSubChannelLayer"
+                if os.environ.get("OKWALLET_CHANNEL_LAYER") == "stock"
+                else "okwallet.chat.redis_layer.LocalFirstRedisChannelLayer"
+            ),
             "CONFIG": {"hosts": [REDIS_URL], "prefix": "okw"},
         }
     }

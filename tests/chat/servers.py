@@ -38,7 +38,7 @@ def chat_always_open() -> None:
 
 
 class Server:
-    def __init__(self, *, redis_url: str = "", var_dir: str):
+    def __init__(self, *, redis_url: str = "", var_dir: str, env: dict | None = None):
         from django.conf import settings
 
         self.port = free_port()
@@ -51,6 +51,7 @@ class Server:
             "OKWALLET_VAR_DIR": var_dir,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "PYTHONPATH": str(ROOT / "src"),
+            **(env or {}),
         }
         self.proc: subprocess.Popen | None = None
         self.log = Path(var_dir) / f"uvicorn-{self.port}.log"

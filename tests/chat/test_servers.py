@@ -75,8 +75,8 @@ def servers(tmp_path):
     started = []
     _cookies.clear()
 
-    def make(redis_url: str = "") -> Server:
-        server = Server(redis_url=redis_url, var_dir=str(tmp_path)).start()
+    def make(redis_url: str = "", **env: str) -> Server:
+        server = Server(redis_url=redis_url, var_dir=str(tmp_path), env=env).start()
         started.append(server)
         return server
 
@@ -125,13 +125,17 @@ async def _conversation(alice, agent, customer_server: Server, agent_server: Ser
 
 @pytest.mark.postgres
 @pytest.mark.redis
-def test_customer_and_agent_on_two_servers_sharing_postgres_and_redis(alice, agent, servers):
+@pytest.mark.parametrize("layer", ["", "stock"], ids=["local-first layer", "stock channels-redis layer"])
+def test_customer_and_agent_on_two_servers_sharing_postgres_and_redis(alice, agent, servers, layer):
+    """Both layers an operator may choose (OKWALLET_CHANNEL_LAYER): ours, and channels-redis'
+    own, which cannot leave the sender out (its socket skips its own event)."""
     import os
 
     chat_always_open()
     cookie_for(alice), cookie_for(agent)
     redis_url = os.environ["OKWALLET_TEST_REDIS_URL"]
-    one, two = servers(redis_url), servers(redis_url)
+    one = servers(redis_url, OKWALLET_CHANNEL_LAYER=layer)
+    two = servers(redis_url, OKWALLET_CHANNEL_LAYER=layer)
     assert one.port != two.port
     run_async(_conversation, alice, agent, one, two)
 

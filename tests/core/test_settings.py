@@ -123,3 +123,26 @@ def test_public_url_from_the_environment_is_where_the_channel_calls_back(tmp_pat
     assert out.stdout.strip() == "https://wallet.example/wallet/notify/sandbox/", out.stderr
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "http://127.0.0.1:8000/wallet/notify/sandbox/", out.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "backend"),
+    [
+        ({}, "okwallet.chat.layers.InProcessChannelLayer"),
+        ({"REDIS_URL": "redis://127.0.0.1:6379/0"}, "okwallet.chat.redis_layer.LocalFirstRedisChannelLayer"),
+        (
+            {"REDIS_URL": "redis://127.0.0.1:6379/0", "OKWALLET_CHANNEL_LAYER": "stock"},
+            "channels_redis.pubsub.RedisPubSubChannelLayer",
+        ),
+    ],
+)
+def test_the_channel_layer_follows_the_environment(tmp_path, env, backend):
+    result = run_manage(
+        tmp_path,
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.CHANNEL_LAYERS['default']['BACKEND'])",
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == backend
