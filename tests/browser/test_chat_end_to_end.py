@@ -70,9 +70,14 @@ def test_customer_and_agent_chat_from_bot_answer_to_transcript_ticket(
     customer.locator(".okchat-msg.agent").filter(has_text="我是小周").wait_for()
     customer.fill("#okchat-input", "<b>是的</b>，谢谢")
     customer.keyboard.press("Enter")
-    desk.locator("#chat-log .okchat-msg.customer").filter(
-        has_text="<b>是的</b>，谢谢"
-    ).wait_for()  # shown as text
+    live = desk.locator("#chat-log .okchat-msg.customer").filter(has_text="<b>是的</b>，谢谢")
+    live.wait_for()  # shown as text
+    # A message that arrived live is labelled and timed as the server renders it after a reload
+    # (the sender's name, the service's time zone: this browser runs in UTC).
+    seq = live.get_attribute("data-seq")
+    live_who = live.locator(".who").inner_text()
+    desk.reload()
+    assert desk.locator(f"#chat-log [data-seq='{seq}'] .who").inner_text() == live_who
     shot(customer, "chat-customer-with-agent")
     shot(desk, "chat-console-conversation")
 

@@ -119,6 +119,25 @@ def test_customer_search_and_audited_reveal(agent, alice, client_for):
     assert AuditLogEntry.objects.filter(action="customer.pii_revealed", object_id=str(alice.pk)).count() == 1
 
 
+def test_customer_360_shows_five_past_tickets_and_folds_the_rest(agent, alice, client_for):
+    import re
+
+    from okwallet.helpdesk.services import ticket_set_status
+
+    numbers = []
+    for i in range(7):
+        t = ticket_create(
+            channel="web", category="deposit", subject=f"旧问题{i}", body="已解决", customer=alice
+        )
+        ticket_set_status(ticket=t, status="closed", actor=agent)
+        numbers.append(t.number)
+    page = client_for(agent).get(f"/console/customers/{alice.public_id}/").content.decode()
+    folded = re.search(r"<details>.*?</details>", page, re.S).group(0)
+    in_fold = [n for n in numbers if n in folded]
+    assert len(in_fold) == 2 and all(n in page for n in numbers)
+    assert "另外 2 个" in folded
+
+
 def test_customer_search_by_email_ticket_number_and_user_id(agent, alice, client_for):
     c = client_for(agent)
     assert alice.public_id in c.get("/console/customers/?q=alice@example.com")["Location"]

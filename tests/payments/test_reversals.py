@@ -373,6 +373,20 @@ def test_customer_360_links_to_the_console_transaction(client_for, verified_alic
     assert f'href="/console/transactions/{deposit.reference}/"' in html
 
 
+def test_customer_360_names_kinds_and_statuses_in_the_agents_language(
+    client_for, verified_alice, agent, fund
+):
+    import re
+
+    fund(verified_alice, 100)
+    c = client_for(agent)
+    for language, kind, status in (("zh-hans", "充值", "成功"), ("en", "Deposit", "Succeeded")):
+        html = c.get(f"/console/customers/{verified_alice.public_id}/", HTTP_ACCEPT_LANGUAGE=language)
+        row = re.search(r'<table class="c360-txns">.*?</table>', html.content.decode(), re.S).group(0)
+        cells = re.findall(r"<td>([^<]*)</td>", row)
+        assert kind in cells and status in cells and "deposit" not in cells and "succeeded" not in cells
+
+
 def test_console_transaction_pages_are_for_staff_only(client_for, verified_alice, bob, fund):
     deposit = fund(verified_alice, 100)
     for who in (verified_alice, bob):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 
 def customer_360_contacts(user) -> list[dict]:
@@ -20,6 +21,7 @@ def customer_360_contacts(user) -> list[dict]:
         out.append(
             {
                 "kind": "chat",
+                "kind_label": pgettext("customer 360 contact", "Chat"),
                 "when": c.created_at,
                 "summary": summary,
                 "url": reverse("chat:console_chat", args=[c.public_id]),

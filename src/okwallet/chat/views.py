@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.http import FileResponse, JsonResponse
@@ -15,7 +16,7 @@ from okwallet.accounts.roles import is_staff_member
 from okwallet.chat import assignment, integrations, selectors
 from okwallet.chat import services as svc
 from okwallet.chat.errors import AttachmentRejected, ChatForbidden, ChatNotFound
-from okwallet.chat.models import Attachment, CannedReply, Conversation, Topic
+from okwallet.chat.models import Attachment, CannedReply, Conversation, Message, Topic
 from okwallet.chat.services import SIGNER_SALT
 from okwallet.console.access import staff_required
 from okwallet.core.errors import OkError, PermissionDenied
@@ -216,6 +217,9 @@ def console_chat(request, public_id: str):
             "reconnecting": _("Reconnecting…"),
             "upload_failed": _("The file could not be sent."),
             "assigned": _("A new chat has been given to you: open it"),
+            # live messages are labelled and timed like the server-rendered ones
+            "senders": {value: str(label) for value, label in Message.Sender.choices},
+            "time_zone": settings.TIME_ZONE,
         },
         "mine": conv.agent_id == request.user.pk,
         "accept_types": ",".join(sorted(set(svc.ALLOWED_TYPES.values()) | {"image/webp"})),

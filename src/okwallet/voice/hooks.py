@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 
 def customer_360_contacts(user) -> list[dict]:
@@ -12,7 +13,7 @@ def customer_360_contacts(user) -> list[dict]:
 
     rows = []
     for call in calls_for_customer(user, limit=20):
-        summary = f"{_('Call')} · {call.get_topic_display() or _('no topic')} · "
+        summary = f"{call.get_topic_display() or _('no topic')} · "
         summary += call.get_outcome_display() if call.is_ended else call.get_status_display()
         if call.duration_s:
             summary += f" · {call.duration_s}s"
@@ -21,6 +22,7 @@ def customer_360_contacts(user) -> list[dict]:
         rows.append(
             {
                 "kind": "call",
+                "kind_label": pgettext("customer 360 contact", "Call"),
                 "when": call.started_at,
                 "summary": summary,
                 "url": reverse("voice:call", args=[call.pk]),

@@ -16,6 +16,12 @@
   if (log) { log.querySelectorAll("[data-seq]").forEach(function (li) { seen[li.dataset.seq] = true; }); log.scrollTop = log.scrollHeight; }
 
   function el(tag, cls, text) { var n = document.createElement(tag); if (cls) { n.className = cls; } if (text !== undefined) { n.textContent = text; } return n; }
+  // HH:MM:SS in the service's time zone, as the server renders the earlier messages
+  function clock(iso) {
+    if (!iso) { return ""; }
+    try { return new Date(iso).toLocaleTimeString("en-GB", { timeZone: T.time_zone || undefined, hour12: false }); }
+    catch (e) { return new Date(iso).toLocaleTimeString(); }
+  }
   function send(frame) { if (ws && ws.readyState === 1) { ws.send(JSON.stringify(frame)); } }
 
   function render(m) {
@@ -23,8 +29,7 @@
     seen[m.seq] = true; lastSeq = Math.max(lastSeq, m.seq);
     var li = el("li", "okchat-msg " + m.sender + (m.internal ? " internal" : ""));
     li.dataset.seq = m.seq;
-    var when = m.created_at ? new Date(m.created_at).toLocaleTimeString() : "";
-    li.appendChild(el("span", "who", (m.internal ? T.internal + " · " : "") + (m.author || m.sender) + " · " + when));
+    li.appendChild(el("span", "who", (m.internal ? T.internal + " · " : "") + (m.author || (T.senders || {})[m.sender] || m.sender) + " · " + clock(m.created_at)));
     li.appendChild(el("span", "text", m.text));
     if (m.attachment) { var a = el("a", "", m.attachment.name); a.href = m.attachment.url; a.target = "_blank"; a.rel = "noopener"; li.appendChild(document.createElement("br")); li.appendChild(a); }
     log.appendChild(li); log.scrollTop = log.scrollHeight;
