@@ -129,9 +129,30 @@ def records_csv(request):
                 ]
             )
 
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(streamed_for(request, stream()), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="okwallet-transactions.csv"'
     return response
+
+
+def streamed_for(request, lines, *, chunk: int = 500):
+    """``lines`` as the server can stream them. Under ASGI Django would read a sync iterator to
+    the end before sending anything (a whole export in memory, with a warning); there the
+    iterator is advanced ``chunk`` lines at a time in the thread that opened its cursor."""
+    from django.core.handlers.asgi import ASGIRequest
+
+    if not isinstance(request, ASGIRequest):
+        return lines
+    from itertools import islice
+
+    from asgiref.sync import sync_to_async
+
+    take = sync_to_async(lambda: "".join(islice(lines, chunk)), thread_sensitive=True)
+
+    async def parts():
+        while part := await take():
+            yield part
+
+    return parts()
 
 
 @login_required
