@@ -434,3 +434,46 @@ def test_ledger_verify_reports_a_transfer_to_a_missing_account(accounts):
     with connection.cursor() as cur:
         cur.execute("UPDATE ledger_transfer SET credit_account_id = 987654321 WHERE key = 'k'")
     assert any("missing account" in p for p in ledger_verify().problems)
+
+
+def test_a_balance_reaches_2_to_the_63_minus_1_and_not_a_fen_more(create, accounts):
+    """BIGINT's ceiling, reached for real (9,224 transfers of the largest allowed amount): the
+    last fen that fits goes in, the next is refused with its own code on either side, and
+    nothing overflows in the database."""
+    op, a, b = accounts
+    op2 = account_create(code="equity", ref="test:operator2")
+    ceiling = engine.MAX_BALANCE
+    full, rest = divmod(ceiling, engine.MAX_AMOUNT_FEN)
+    amounts = [engine.MAX_AMOUNT_FEN] * full + [rest]
+    for start in range(0, len(amounts), 1000):
+        results = transfers_create(
+            transfers=[
+                TransferIn(
+                    key=f"fill{n}",
+                    debit_account_id=op.pk,
+                    credit_account_id=a.pk,
+                    amount_fen=amount,
+                    code="deposit",
+                )
+                for n, amount in enumerate(amounts[start : start + 1000], start)
+            ]
+        )
+        assert {r.result for r in results} == {"ok"}
+    assert fresh(a).credits_posted == fresh(op).debits_posted == ceiling == 2**63 - 1
+
+    more_credit = create(
+        key="over-c", debit_account_id=op2.pk, credit_account_id=a.pk, amount_fen=1, code="deposit"
+    )
+    more_debit = create(
+        key="over-d", debit_account_id=op.pk, credit_account_id=b.pk, amount_fen=1, code="deposit"
+    )
+    assert (more_credit.result, more_debit.result) == ("overflows_credits", "overflows_debits")
+    assert not Transfer.objects.filter(key__in=["over-c", "over-d"]).exists()
+    assert fresh(a).credits_posted == ceiling and fresh(b).credits_posted == 0
+    # money still moves out of the full account, and the ledger still adds up
+    assert (
+        create(key="out", debit_account_id=a.pk, credit_account_id=b.pk, amount_fen=5, code="transfer").result
+        == "ok"
+    )
+    assert fresh(a).available_fen == ceiling - 5
+    assert ledger_verify().clean

@@ -58,24 +58,33 @@ SELECT a.id, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_pos
 """
 
 
+_TOTALS_IN_HALVES = """
+SELECT COUNT(*),
+       COALESCE(SUM(debits_posted >> 32), 0), COALESCE(SUM(debits_posted & 4294967295), 0),
+       COALESCE(SUM(credits_posted >> 32), 0), COALESCE(SUM(credits_posted & 4294967295), 0),
+       COALESCE(SUM(debits_pending >> 32), 0), COALESCE(SUM(debits_pending & 4294967295), 0),
+       COALESCE(SUM(credits_pending >> 32), 0), COALESCE(SUM(credits_pending & 4294967295), 0)
+  FROM ledger_account
+"""
+
+
 def ledger_verify(*, max_report: int = 50) -> VerifyReport:
     """Sum of debits = sum of credits (posted and pending); every account's cached balances equal
     the sums of its transfers; no pending transfer resolved twice; resolutions point at pendings;
     posts within their pending amount; flagged accounts within their limits."""
     report = VerifyReport()
     with connection.cursor() as cur:
-        cur.execute(
-            "SELECT COUNT(*), COALESCE(SUM(debits_posted),0), COALESCE(SUM(credits_posted),0), "
-            "COALESCE(SUM(debits_pending),0), COALESCE(SUM(credits_pending),0) FROM ledger_account"
-        )
-        n, dpo, cpo, dp, cp = cur.fetchone()
+        # Each balance fits in a BIGINT, their total need not: SQLite's SUM raises "integer
+        # overflow" past 2**63 - 1. Summed as high and low 32-bit halves, every partial sum fits
+        # (up to 2**31 accounts), and Python adds them up exactly.
+        columns = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
+        cur.execute(_TOTALS_IN_HALVES)
+        n, *halves = cur.fetchone()
         report.accounts = n
         report.totals = {
-            "debits_posted": int(dpo),
-            "credits_posted": int(cpo),
-            "debits_pending": int(dp),
-            "credits_pending": int(cp),
+            c: (int(halves[2 * i]) << 32) + int(halves[2 * i + 1]) for i, c in enumerate(columns)
         }
+        dpo, cpo, dp, cp = (report.totals[c] for c in columns)
         if dpo != cpo:
             report.problems.append(f"posted debits {dpo} != posted credits {cpo}")
         if dp != cp:
