@@ -189,3 +189,27 @@ def test_reconciliation_is_for_staff_and_in_the_console_menu(client, client_for,
     chinese = client_for(agent).get(PAGE, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "<h1>对账</h1>" in chinese
     assert ReconciliationRun.objects.count() == 1
+
+
+def test_book_a_refund_the_channel_made_from_its_page(client_for, agent, verified_alice, fund):
+    deposit = fund(verified_alice, 6_000)
+    Transaction.objects.filter(pk=deposit.pk).update(channel="sandbox")
+    day = to_local(deposit.settled_at).date()
+    refund = {
+        "reference": deposit.reference,
+        "channel_ref": "RFLOST0001",
+        "kind": "REFUND",
+        "amount_fen": 2_000,
+        "state": "REFUND",
+    }
+    run = reconciliation_run(channel="sandbox", day=day, rows=[row(deposit, 6_000), refund])
+    item = run.items.get(kind="refund_ours")
+    c = client_for(agent)
+    detail = c.get(f"{PAGE}{item.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "补记渠道退款" in detail and "RFLOST0001" in detail and deposit.reference in detail
+    assert c.post(f"{PAGE}{item.pk}/settle/", {"note": "渠道确认已退款"}).status_code == 302
+    c.post(f"{PAGE}{item.pk}/settle/", {})  # a second click takes nothing more
+    assert wallet_summary(verified_alice)["available_fen"] == 4_000
+    item.refresh_from_db()
+    assert (item.status, item.resolution, item.resolved_by) == ("resolved", "reversed", agent)
+    assert item.resolution_note == "渠道确认已退款"

@@ -195,6 +195,8 @@ class ReconciliationMismatch(models.Model):
         AMOUNT_DIFFERS = "amount_differs", _("Amount differs")
         STATUS_DIFFERS = "status_differs", _("Status differs")
         REVERSAL_BLOCKED = "reversal_blocked", _("Reversal blocked (balance)")
+        REFUND_OURS = "refund_ours", _("Refund missing on our side")
+        REFUND_THEIRS = "refund_theirs", _("Refund missing on the channel's side")
 
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
@@ -210,8 +212,11 @@ class ReconciliationMismatch(models.Model):
         ReconciliationRun, null=True, blank=True, on_delete=models.CASCADE, related_name="items"
     )
     kind = models.CharField(max_length=16, choices=Kind.choices)
+    # For a refund item: ``reference`` is the channel's refund number, ``channel_ref`` the refunded
+    # deposit's reference and ``channel_kind`` the statement's type (REFUND or CHARGEBACK).
     reference = models.CharField(max_length=32, blank=True)
     channel_ref = models.CharField(max_length=64, blank=True)
+    channel_kind = models.CharField(max_length=16, blank=True, default="")
     ours_fen = models.BigIntegerField(null=True, blank=True)
     theirs_fen = models.BigIntegerField(null=True, blank=True)
     transaction = models.ForeignKey(

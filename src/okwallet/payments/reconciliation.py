@@ -14,7 +14,7 @@ from okwallet.core.errors import InvalidInput, NotFound, OkError
 from okwallet.core.money import format_fen
 from okwallet.core.timeutil import now_utc
 from okwallet.payments.channels import get_channel
-from okwallet.payments.models import ReconciliationMismatch, ReconciliationRun, Transaction
+from okwallet.payments.models import ReconciliationMismatch, ReconciliationRun, Reversal, Transaction
 
 try:
     from zoneinfo import ZoneInfo
@@ -40,8 +40,9 @@ def reconciliation_run(*, channel: str, day: date, rows: list[dict] | None = Non
             settled_at__lt=end,
         )
     }
-    theirs = {r["reference"]: r for r in theirs_rows}
-    items = []
+    theirs = {r["reference"]: r for r in theirs_rows if not _is_refund_row(r)}
+    refund_rows = [r for r in theirs_rows if _is_refund_row(r)]
+    items, refunds_ours = _refund_items(channel, refund_rows, start, end)
     for ref, row in theirs.items():
         txn = ours.get(ref) or Transaction.objects.filter(reference=ref).first()
         if ref not in ours:
@@ -89,8 +90,8 @@ def reconciliation_run(*, channel: str, day: date, rows: list[dict] | None = Non
         for i in fresh:
             i.run = run
         ReconciliationMismatch.objects.bulk_create(fresh)
-        run.rows_theirs = len(theirs)
-        run.rows_ours = len(ours)
+        run.rows_theirs = len(theirs) + len(refund_rows)
+        run.rows_ours = len(ours) + refunds_ours
         run.mismatches = run.items.count()
         run.save()
         audit_log_write(
@@ -100,6 +101,65 @@ def reconciliation_run(*, channel: str, day: date, rows: list[dict] | None = Non
             details={"day": day.isoformat(), "mismatches": run.mismatches},
         )
     return run
+
+
+REFUND_KINDS = ("REFUND", "CHARGEBACK")
+
+
+def _is_refund_row(row: dict) -> bool:
+    return str(row.get("kind", "")).upper() in REFUND_KINDS
+
+
+def _refund_items(channel: str, rows: list[dict], start: datetime, end: datetime) -> tuple[list, int]:
+    """The statement's refund lines (refund number in ``channel_ref``, refunded deposit in
+    ``reference``) against the reversals the channel reported to us that day, by refund number:
+    the mismatches, and how many refunds we have that day."""
+    ours = {
+        rev.channel_refund_id: rev
+        for rev in Reversal.objects.filter(
+            original__channel=channel, requested_at__gte=start, requested_at__lt=end
+        )
+        .exclude(channel_refund_id="")
+        .select_related("original")
+    }
+    theirs = {r["channel_ref"]: r for r in rows}
+    items = []
+    for refund_id, row in theirs.items():
+        rev = ours.get(refund_id) or Reversal.objects.filter(channel_refund_id=refund_id).first()
+        original = rev.original if rev else Transaction.objects.filter(reference=row["reference"]).first()
+        common = {
+            "reference": refund_id[:32],
+            "channel_ref": row["reference"][:64],
+            "channel_kind": str(row.get("kind", "")).upper()[:16],
+            "theirs_fen": row["amount_fen"],
+            "transaction": original,
+        }
+        if refund_id not in ours:
+            ours_fen = rev.amount_fen if rev else None  # booked on another day, or not at all
+            items.append(
+                ReconciliationMismatch(
+                    kind=ReconciliationMismatch.Kind.REFUND_OURS, ours_fen=ours_fen, **common
+                )
+            )
+        elif rev.amount_fen != row["amount_fen"]:
+            items.append(
+                ReconciliationMismatch(
+                    kind=ReconciliationMismatch.Kind.AMOUNT_DIFFERS, ours_fen=rev.amount_fen, **common
+                )
+            )
+    for refund_id, rev in ours.items():
+        if refund_id not in theirs:
+            items.append(
+                ReconciliationMismatch(
+                    kind=ReconciliationMismatch.Kind.REFUND_THEIRS,
+                    reference=refund_id[:32],
+                    channel_ref=rev.original.reference,
+                    channel_kind="CHARGEBACK" if rev.reason_code == Reversal.Reason.CHARGEBACK else "REFUND",
+                    ours_fen=rev.amount_fen,
+                    transaction=rev.original,
+                )
+            )
+    return items, len(ours)
 
 
 def _locked_open(mismatch_id: int) -> ReconciliationMismatch:
@@ -185,6 +245,8 @@ def mismatch_settle(*, mismatch_id: int, actor, note: str = "", request=None) ->
     item = ReconciliationMismatch.objects.select_related("transaction").filter(pk=mismatch_id).first()
     if item is None:
         raise NotFound("mismatch_not_found", _("No such reconciliation item."))
+    if item.kind == ReconciliationMismatch.Kind.REFUND_OURS:
+        return _book_missing_refund(item, actor=actor, note=note, request=request)
     txn = item.transaction
     if (
         item.kind != ReconciliationMismatch.Kind.MISSING_OURS
@@ -226,6 +288,46 @@ def mismatch_settle(*, mismatch_id: int, actor, note: str = "", request=None) ->
             request=request,
             action="payments.mismatch_settled",
             extra={"applied": applied, "amount_fen": item.theirs_fen, "status": txn.status},
+        )
+    return item
+
+
+def _book_missing_refund(item, *, actor, note: str, request) -> ReconciliationMismatch:
+    """The channel's statement lists a refund (or chargeback) of our deposit that we never booked
+    (its notification was lost): book it through the notification's own once-only path
+    (``reversal_from_channel``, keyed by the refund number), then close the item."""
+    from okwallet.payments.reversals import reversal_from_channel
+
+    if item.status == ReconciliationMismatch.Status.RESOLVED:
+        return item
+    if item.theirs_fen is None or not item.reference or not item.channel_ref:
+        raise OkError(
+            "mismatch_not_settleable", _("This refund line lacks its amount or numbers."), http_status=409
+        )
+    with transaction.atomic():
+        rev, applied = reversal_from_channel(
+            reference=item.channel_ref,
+            amount_fen=item.theirs_fen,
+            refund_id=item.reference,
+            reason="chargeback" if item.channel_kind == "CHARGEBACK" else "refund",
+            channel=item.run.channel if item.run_id else "sandbox",
+        )
+        item = _locked_open(item.pk)
+        if item.status == ReconciliationMismatch.Status.RESOLVED:
+            return item
+        _mark_resolved(
+            item,
+            actor=actor,
+            resolution=ReconciliationMismatch.Resolution.REVERSED,
+            note=note or ("refund booked from the statement" if applied else "was already booked"),
+            request=request,
+            action="payments.mismatch_refund_booked",
+            extra={
+                "applied": applied,
+                "amount_fen": item.theirs_fen,
+                "reversal": rev.reference,
+                "status": rev.status,
+            },
         )
     return item
 

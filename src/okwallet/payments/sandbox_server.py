@@ -373,7 +373,8 @@ class SandboxState:
                 "INSERT INTO refunds (out_refund_no, out_trade_no, amount_fen, reason, created_at) VALUES (?, ?, ?, ?, ?)",
                 (refund_no, out_trade_no, amount_fen, reason, datetime.now(UTC).isoformat()),
             )
-        threading.Thread(target=self._deliver_refund, args=(refund_no, 0), daemon=True).start()
+        if self.control["notify"] != "drop":  # "drop": the notification is lost, the statement lists it
+            threading.Thread(target=self._deliver_refund, args=(refund_no, 0), daemon=True).start()
         return {
             "out_refund_no": refund_no,
             "out_trade_no": out_trade_no,
@@ -433,6 +434,12 @@ class SandboxState:
             rows = self.db.execute(
                 "SELECT success_time, out_trade_no, transaction_id, kind, amount_fen, state FROM orders"
                 " WHERE state = 'SUCCESS' ORDER BY success_time"
+            ).fetchall()
+            # A refund or chargeback is a row of its own, like a real bill's refund lines: the
+            # original order, the refund number, REFUND or CHARGEBACK.
+            rows += self.db.execute(
+                "SELECT created_at, out_trade_no, out_refund_no, UPPER(reason), amount_fen, 'REFUND' FROM refunds"
+                " ORDER BY created_at"
             ).fetchall()
         for row in rows:
             local_day = datetime.fromisoformat(row[0]).astimezone(SHANGHAI).date().isoformat()
