@@ -9,7 +9,7 @@ import pytest
 from okwallet.core.hooks import collect_flat
 from okwallet.payments import selectors
 from okwallet.payments.models import Transaction
-from okwallet.payments.services import deposit_self_check
+from okwallet.payments.self_check import deposit_self_check
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,7 +7,7 @@ import pytest
 from okwallet.core.errors import OkError
 from okwallet.core.models import Notification
 from okwallet.ledger.selectors import ledger_verify
-from okwallet.payments import selectors, services
+from okwallet.payments import selectors, self_check, services
 from okwallet.payments.models import Transaction
 
 from .conftest import CMB_CARD, XIAOMING, wait_for
@@ -37,14 +37,14 @@ def test_alipay_deposit_waits_at_the_cashier_until_paid(verified_alice, sandbox)
     txn = services.deposit_create(user=verified_alice, amount_fen=5_000, method="alipay")
     assert txn.pay_url.startswith(sandbox.base_url + "/pay/")
     assert services.pending_orders_query(older_than_minutes=0)["settled"] == 0
-    check = services.deposit_self_check(user=verified_alice, reference=txn.reference)
+    check = self_check.deposit_self_check(user=verified_alice, reference=txn.reference)
     assert not check.solved and "not_paid_at_channel" in {f["code"] for f in check.findings}
     assert check.ticket_facts["reference"] == txn.reference and check.ticket_facts["amount_fen"] == 5_000
     sandbox.control(notify="drop")
     sandbox.simulate_payment(reference=txn.reference)
-    check = services.deposit_self_check(user=verified_alice, reference=txn.reference)
+    check = self_check.deposit_self_check(user=verified_alice, reference=txn.reference)
     assert check.solved and "credited_now" in {f["code"] for f in check.findings}
-    again = services.deposit_self_check(user=verified_alice, reference=txn.reference)
+    again = self_check.deposit_self_check(user=verified_alice, reference=txn.reference)
     assert again.solved and "already_credited" in {f["code"] for f in again.findings}
     assert selectors.wallet_summary(verified_alice)["available_fen"] == 5_000
 

@@ -10,7 +10,7 @@ import pytest
 from okwallet.core.errors import OkError
 from okwallet.core.models import AuditLogEntry, Notification
 from okwallet.ledger.selectors import ledger_verify
-from okwallet.payments import reversals, services
+from okwallet.payments import reversals, self_check, services
 from okwallet.payments.models import ReconciliationMismatch, Reversal, Transaction
 from okwallet.payments.selectors import wallet_summary
 
@@ -245,7 +245,7 @@ def test_a_late_duplicate_callback_does_not_undo_a_reversal(verified_alice, mana
 def test_self_check_explains_a_reversed_deposit(verified_alice, manager, fund):
     deposit = fund(verified_alice, 1_000)
     reverse(deposit, 1_000, manager)
-    check = services.deposit_self_check(user=verified_alice, reference=deposit.reference)
+    check = self_check.deposit_self_check(user=verified_alice, reference=deposit.reference)
     assert "deposit_reversed" in {f["code"] for f in check.findings}
 
 

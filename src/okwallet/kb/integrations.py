@@ -46,7 +46,7 @@ def access_transaction(user, reference: str):
 
 
 def deposit_self_check(*, user, reference: str | None, reported: dict):
-    func = _get("okwallet.payments.services", "deposit_self_check")
+    func = _get("okwallet.payments.self_check", "deposit_self_check")
     if func is None:
         return None
     return func(user=user, reference=reference or None, reported=reported)

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from ninja import Field, Query, Router, Schema, Status
 
 from okwallet.core.errors import NotFound, PermissionDenied
-from okwallet.payments import reversals, selectors, services
+from okwallet.payments import reversals, selectors, self_check, services
 from okwallet.payments.idempotency import idempotent
 
 router = Router(tags=["wallet"])
@@ -244,7 +244,7 @@ def card_unbind(request, card_id: int):
 def deposit_check(request, payload: SelfCheckIn):
     user = _customer(request)
     services.rate_limit("selfcheck", user, limit=10, window_seconds=300)
-    c = services.deposit_self_check(user=user, reference=payload.reference)
+    c = self_check.deposit_self_check(user=user, reference=payload.reference)
     return {"solved": c.solved, "findings": c.findings, "advice": c.advice, "ticket_facts": c.ticket_facts}
 
 

@@ -19,6 +19,7 @@ from okwallet.core.money import format_fen, parse_yuan
 from okwallet.core.timeutil import to_local
 from okwallet.payments import selectors, services
 from okwallet.payments.models import Transaction
+from okwallet.payments.self_check import deposit_self_check
 
 
 @csrf_exempt
@@ -347,5 +348,5 @@ def self_check(request):
     reference = request.POST.get("reference") or request.GET.get("reference") or None
     if request.method == "POST":
         services.rate_limit("selfcheck", request.user, limit=10, window_seconds=300)
-        result = services.deposit_self_check(user=request.user, reference=reference)
+        result = deposit_self_check(user=request.user, reference=reference)
     return render(request, "payments/self_check.html", {"result": result, "reference": reference or ""})
