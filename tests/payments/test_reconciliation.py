@@ -181,3 +181,25 @@ def test_refunds_on_the_statement_are_matched_by_refund_number(verified_alice, f
         ("refund_theirs", "RFUNLISTED", 500, None),
     }
     assert (run.rows_theirs, run.rows_ours) == (3, 4)  # one top-up and its refunds on each side
+
+
+def test_a_refund_booked_on_the_next_day_is_not_missing(verified_alice, fund):
+    """Refunded just before midnight, notified just after: the statement has it on one day, our
+    books on the next. The statement's day finds it booked (by refund number): no item."""
+    from datetime import timedelta
+
+    from okwallet.payments.reversals import reversal_from_channel
+
+    deposit = fund(verified_alice, 4_000)
+    Transaction.objects.filter(pk=deposit.pk).update(channel="sandbox")
+    rev, _ = reversal_from_channel(reference=deposit.reference, amount_fen=1_000, refund_id="RFMIDNIGHT")
+    day = to_local(rev.requested_at).date() - timedelta(days=1)  # the statement's day
+    line = {
+        "reference": deposit.reference,
+        "channel_ref": "RFMIDNIGHT",
+        "kind": "REFUND",
+        "amount_fen": 1_000,
+        "state": "REFUND",
+    }
+    run = reconciliation_run(channel="sandbox", day=day, rows=[line])
+    assert not run.items.filter(reference="RFMIDNIGHT").exists()

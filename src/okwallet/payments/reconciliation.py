@@ -134,14 +134,11 @@ def _refund_items(channel: str, rows: list[dict], start: datetime, end: datetime
             "theirs_fen": row["amount_fen"],
             "transaction": original,
         }
-        if refund_id not in ours:
-            ours_fen = rev.amount_fen if rev else None  # booked on another day, or not at all
+        if rev is None:  # never booked: its notification was lost
             items.append(
-                ReconciliationMismatch(
-                    kind=ReconciliationMismatch.Kind.REFUND_OURS, ours_fen=ours_fen, **common
-                )
+                ReconciliationMismatch(kind=ReconciliationMismatch.Kind.REFUND_OURS, ours_fen=None, **common)
             )
-        elif rev.amount_fen != row["amount_fen"]:
+        elif rev.amount_fen != row["amount_fen"]:  # (booked on another day, near midnight, is fine)
             items.append(
                 ReconciliationMismatch(
                     kind=ReconciliationMismatch.Kind.AMOUNT_DIFFERS, ours_fen=rev.amount_fen, **common
