@@ -13,7 +13,7 @@ from tests.chat.conftest import run_async, session_cookie
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_csv_export_streams_under_asgi_in_chunks(verified_alice, fund, settings):
+def test_csv_export_streams_under_asgi_in_chunks(verified_alice, fund, monkeypatch):
     from okwallet.asgi import application
     from okwallet.payments import views
 
@@ -42,14 +42,10 @@ def test_csv_export_streams_under_asgi_in_chunks(verified_alice, fund, settings)
         finally:
             await communicator.wait(20)  # the app has finished (and closed its cursor)
 
-    chunk = views.streamed_for.__kwdefaults__["chunk"]
-    views.streamed_for.__kwdefaults__["chunk"] = 2  # header, BOM, 3 rows: several parts
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            start, bodies = run_async(fetch)
-    finally:
-        views.streamed_for.__kwdefaults__["chunk"] = chunk
+    monkeypatch.setitem(views.streamed_for.__kwdefaults__, "chunk", 2)  # BOM, header, 3 rows: several parts
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start, bodies = run_async(fetch)
     assert start["status"] == 200
     assert not [w for w in caught if "consume synchronous iterators" in str(w.message)]
     text = b"".join(bodies).decode("utf-8")

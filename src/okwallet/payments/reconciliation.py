@@ -182,6 +182,15 @@ def _mark_resolved(item, *, actor, resolution: str, note: str, request, action: 
     )
 
 
+def _resolve_once(mismatch_id: int, **resolved) -> ReconciliationMismatch:
+    """Lock the item and close it with ``resolved`` (see ``_mark_resolved``), unless a concurrent
+    click closed it first. Call inside the transaction that did the work."""
+    item = _locked_open(mismatch_id)
+    if item.status != ReconciliationMismatch.Status.RESOLVED:
+        _mark_resolved(item, **resolved)
+    return item
+
+
 def _clean_note(note: str, *, required: bool) -> str:
     note = " ".join((note or "").split())[:300]
     if required and len(note) < 3:
@@ -229,6 +238,21 @@ def mismatch_mark_channel_error(
     return item
 
 
+def is_settleable(item: ReconciliationMismatch) -> bool:
+    """Whether ``mismatch_settle`` can apply the channel's side: a deposit or withdrawal of ours
+    the statement lists as paid, or a refund of our deposit the statement lists and we never
+    booked (the console shows its button on the same condition)."""
+    txn = item.transaction
+    if item.theirs_fen is None or txn is None:
+        return False
+    if item.kind == ReconciliationMismatch.Kind.REFUND_OURS:
+        return bool(item.reference and item.channel_ref)
+    return item.kind == ReconciliationMismatch.Kind.MISSING_OURS and txn.kind in (
+        Transaction.Kind.DEPOSIT,
+        Transaction.Kind.WITHDRAWAL,
+    )
+
+
 def mismatch_settle(*, mismatch_id: int, actor, note: str = "", request=None) -> ReconciliationMismatch:
     """ "Missing on our side": the channel's statement says our deposit was paid (or our withdrawal
     paid out) but our record is not settled. Apply it through the same idempotent path as the
@@ -245,12 +269,7 @@ def mismatch_settle(*, mismatch_id: int, actor, note: str = "", request=None) ->
     if item.kind == ReconciliationMismatch.Kind.REFUND_OURS:
         return _book_missing_refund(item, actor=actor, note=note, request=request)
     txn = item.transaction
-    if (
-        item.kind != ReconciliationMismatch.Kind.MISSING_OURS
-        or txn is None
-        or txn.kind not in (Transaction.Kind.DEPOSIT, Transaction.Kind.WITHDRAWAL)
-        or item.theirs_fen is None
-    ):
+    if not is_settleable(item):
         raise OkError(
             "mismatch_not_settleable",
             _("Only a deposit or withdrawal of ours that the channel lists as paid can be settled here."),
@@ -274,11 +293,8 @@ def mismatch_settle(*, mismatch_id: int, actor, note: str = "", request=None) ->
                 source="reconciliation",
             )
             applied = before == Transaction.Status.PENDING
-        item = _locked_open(mismatch_id)
-        if item.status == ReconciliationMismatch.Status.RESOLVED:
-            return item
-        _mark_resolved(
-            item,
+        return _resolve_once(
+            mismatch_id,
             actor=actor,
             resolution=ReconciliationMismatch.Resolution.CREDITED,
             note=note or ("settled from the statement" if applied else "was already settled"),
@@ -286,7 +302,6 @@ def mismatch_settle(*, mismatch_id: int, actor, note: str = "", request=None) ->
             action="payments.mismatch_settled",
             extra={"applied": applied, "amount_fen": item.theirs_fen, "status": txn.status},
         )
-    return item
 
 
 def _book_missing_refund(item, *, actor, note: str, request) -> ReconciliationMismatch:
@@ -297,7 +312,7 @@ def _book_missing_refund(item, *, actor, note: str, request) -> ReconciliationMi
 
     if item.status == ReconciliationMismatch.Status.RESOLVED:
         return item
-    if item.theirs_fen is None or not item.reference or not item.channel_ref:
+    if not is_settleable(item):
         raise OkError(
             "mismatch_not_settleable", _("This refund line lacks its amount or numbers."), http_status=409
         )
@@ -309,11 +324,8 @@ def _book_missing_refund(item, *, actor, note: str, request) -> ReconciliationMi
             reason="chargeback" if item.channel_kind == "CHARGEBACK" else "refund",
             channel=item.run.channel if item.run_id else "sandbox",
         )
-        item = _locked_open(item.pk)
-        if item.status == ReconciliationMismatch.Status.RESOLVED:
-            return item
-        _mark_resolved(
-            item,
+        return _resolve_once(
+            item.pk,
             actor=actor,
             resolution=ReconciliationMismatch.Resolution.REVERSED,
             note=note or ("refund booked from the statement" if applied else "was already booked"),
@@ -326,7 +338,6 @@ def _book_missing_refund(item, *, actor, note: str, request) -> ReconciliationMi
                 "status": rev.status,
             },
         )
-    return item
 
 
 def mismatch_ticket_open(*, mismatch_id: int, actor, request=None) -> str:

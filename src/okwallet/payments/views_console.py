@@ -214,19 +214,7 @@ def _mismatch(pk: int) -> ReconciliationMismatch:
 def mismatch_detail(request, pk: int):
     item = _mismatch(pk)
     txn = item.transaction
-    settleable = item.status == ReconciliationMismatch.Status.OPEN and (
-        (
-            item.kind == ReconciliationMismatch.Kind.MISSING_OURS
-            and txn is not None
-            and txn.kind in (Transaction.Kind.DEPOSIT, Transaction.Kind.WITHDRAWAL)
-            and item.theirs_fen is not None
-        )
-        or (
-            item.kind == ReconciliationMismatch.Kind.REFUND_OURS
-            and item.theirs_fen is not None
-            and txn is not None
-        )
-    )
+    settleable = item.status == ReconciliationMismatch.Status.OPEN and reconciliation.is_settleable(item)
     return render(
         request,
         "payments/console/mismatch.html",
